@@ -1,0 +1,40 @@
+import type { ReplayHandler } from '../core/policies/dead-letter/dead-letter-queue';
+import { loadConfig } from '../config/load';
+import { Engine } from '../engine/engine';
+
+/**
+ * Process-wide state, kept on `globalThis` under a versioned symbol so that the
+ * preload agent and the application share one engine even when they load
+ * different copies of this package (the way `@opentelemetry/api` does it).
+ */
+interface BaldurGlobal {
+  engine: Engine | undefined;
+  /** `onReplay(name, handler)` registrations; they outlive engine restarts. */
+  readonly replayHandlers: Map<string, ReplayHandler>;
+  /** Replay through the protected function itself when no handler was registered. */
+  readonly defaultReplays: Map<string, ReplayHandler>;
+}
+
+const KEY = Symbol.for('baldur.global.v1');
+
+export function baldurGlobal(): BaldurGlobal {
+  const holder = globalThis as unknown as Record<symbol, BaldurGlobal | undefined>;
+  let state = holder[KEY];
+  if (state === undefined) {
+    state = { engine: undefined, replayHandlers: new Map(), defaultReplays: new Map() };
+    Object.defineProperty(globalThis, KEY, { value: state, enumerable: false, configurable: true });
+  }
+  return state;
+}
+
+/** The running engine; without `start()`, one with built-in defaults is created on first use. */
+export function currentEngine(): Engine {
+  const state = baldurGlobal();
+  state.engine ??= new Engine({ config: loadConfig({ files: false }).config });
+  return state.engine;
+}
+
+export function replayHandlerFor(name: string): ReplayHandler | undefined {
+  const state = baldurGlobal();
+  return state.replayHandlers.get(name) ?? state.defaultReplays.get(name);
+}

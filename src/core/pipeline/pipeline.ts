@@ -1,0 +1,771 @@
+import type { CallOutcome, RejectionReason } from '../../names/policies';
+import { REJECTION_REASONS } from '../../names/policies';
+import type { Clock } from '../clock';
+import type { Deadlines } from '../deadlines';
+import {
+  BulkheadFullError,
+  CircuitOpenError,
+  CooldownError,
+  IdempotencyConflictError,
+  RateLimitedError,
+  TimeoutError,
+  type BaldurError,
+} from '../errors';
+import type { CallDecisionEvent, EventBus, RetryStopReason } from '../events';
+import { isRetryableByDefault, type Outcome } from '../outcome';
+import { Bulkhead } from '../policies/bulkhead/bulkhead';
+import { CircuitBreaker, REJECTED } from '../policies/circuit-breaker/circuit-breaker';
+import { Cooldown } from '../policies/cooldown/cooldown';
+import type { DeadLetterQueue } from '../policies/dead-letter/dead-letter-queue';
+import type { IdempotencyGate } from '../policies/idempotency/idempotency-gate';
+import { GcraLimiter, NO_PERMIT, type PermitSource } from '../policies/rate-limit/gcra';
+import { backoffDelayMs } from '../policies/retry/backoff';
+import type { RetryOptions } from '../policies/retry/options';
+import { RetryBudget } from '../policies/retry/retry-budget';
+import { AttemptRace } from './attempt-race';
+import type { Controls } from './controls';
+import { RETRY_SAFE_CALL, type CallOptions, type PipelineOptions } from './options';
+import { type DecidingPolicy, PipelineStats, bump } from './stats';
+import { describePipeline, type PipelineStatus } from './status';
+
+/** What a pipeline borrows from its engine. */
+export interface PipelineServices {
+  readonly clock: Clock;
+  readonly deadlines: Deadlines;
+  readonly bus: EventBus;
+  readonly controls: Controls;
+  /** [0, 1); injected so that jitter is reproducible in tests. */
+  readonly random: () => number;
+  readonly deadLetters: DeadLetterQueue | undefined;
+  readonly idempotency: IdempotencyGate | undefined;
+  /** Record every call's duration (the telemetry layer reads the histograms). */
+  readonly measureDurations: boolean;
+  /** Agent-internal failures (a store write that failed in the background); never thrown into calls. */
+  readonly reportError: (operation: string, error: unknown) => void;
+  /** Replace the local rate limiter (a fleet-wide one when a shared store is configured). */
+  readonly createPermitSource?:
+    ((name: string, options: PipelineOptions) => PermitSource | undefined) | undefined;
+}
+
+export type Callee = (this: unknown, ...args: never[]) => unknown;
+
+/** The outcome of the fast path's attempt, handed to the full path. */
+interface FirstAttempt {
+  readonly isError: boolean;
+  readonly error: unknown;
+  readonly value: unknown;
+  readonly permit: number;
+  readonly race: AttemptRace | undefined;
+  readonly startMs: number;
+}
+
+function passThrough(fn: Callee, thisArg: unknown, args: readonly unknown[]): Promise<unknown> {
+  try {
+    return Promise.resolve(fn.apply(thisArg, args as never[]));
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrow exactly what the callee threw
+    return Promise.reject(error);
+  }
+}
+
+/** The decisions one eventful call met, kept for its trace. Created on the first decision only. */
+class CallRecord {
+  readonly events: CallDecisionEvent[] = [];
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * One dependency's resilience pipeline. `execute` is a single async function
+ * that walks the canonical order (SPEC §4, `CANONICAL_ORDER`):
+ *
+ *   kill switch / observe → fallback → dead letter → rate limit + cooldown →
+ *   bulkhead → idempotency → total timeout → retry → circuit breaker →
+ *   attempt timeout → the call
+ *
+ * Each policy is a small state object with synchronous checks; the pipeline
+ * only awaits the callee, and — off the happy path — queue waits, backoff
+ * delays and store calls. Keeping it one async frame is what keeps the added
+ * cost of a successful call near the cost of one `await`.
+ */
+export class Pipeline {
+  readonly name: string;
+  readonly stats = new PipelineStats();
+  readonly breaker: CircuitBreaker | undefined;
+  readonly bulkhead: Bulkhead | undefined;
+  readonly limiter: PermitSource | undefined;
+  readonly cooldown = new Cooldown();
+  private readonly budget: RetryBudget | undefined;
+  /** Read the clock at call start: durations, deadlines or a budget need it. */
+  private readonly timed: boolean;
+  /** Time each attempt (slow-call trigger). */
+  private readonly timeAttempts: boolean;
+  /** Some policy must act before the call: the fast path does not apply. */
+  private readonly gated: boolean;
+  private lastTransition: CallDecisionEvent | undefined = undefined;
+  /** Logical calls so far (the retry budget's denominator). */
+  private callCount = 0;
+
+  constructor(
+    readonly options: PipelineOptions,
+    private readonly services: PipelineServices,
+  ) {
+    this.name = options.name;
+    const { clock, bus } = services;
+    if (options.circuitBreaker !== undefined) {
+      this.breaker = new CircuitBreaker(options.circuitBreaker, clock, (from, to, reason) => {
+        const event: CallDecisionEvent = {
+          type: 'circuit_breaker.state_change',
+          dependency: this.name,
+          from,
+          to,
+          reason,
+          atWallMs: clock.wallMs(),
+        };
+        this.lastTransition = event;
+        bus.emit(event);
+      });
+    }
+    if (options.bulkhead !== undefined)
+      this.bulkhead = new Bulkhead(options.bulkhead, services.deadlines);
+    if (options.rateLimit !== undefined) {
+      this.limiter =
+        services.createPermitSource?.(this.name, options) ?? new GcraLimiter(options.rateLimit);
+    }
+    if (options.retry?.budget !== undefined && options.retry.maxAttempts > 1) {
+      this.budget = new RetryBudget(options.retry.budget, clock.monoMs());
+    }
+    this.timeAttempts = (options.circuitBreaker?.slowCallDurationMs ?? 0) > 0;
+    this.gated =
+      this.limiter !== undefined ||
+      options.idempotency !== undefined ||
+      options.passSignal ||
+      options.totalTimeoutMs > 0;
+    this.timed =
+      services.measureDurations ||
+      this.timeAttempts ||
+      options.totalTimeoutMs > 0 ||
+      (options.retry?.maxElapsedMs ?? 0) > 0;
+  }
+
+  /**
+   * Run `fn` through the pipeline. Dispatches to a small first-attempt fast path
+   * when nothing needs checking before the call (no rate limit, idempotency key,
+   * total deadline, cooldown or observe mode; breaker closed; a bulkhead slot
+   * free); anything else — and any attempt that did not simply succeed — goes
+   * through `executeFull`, which implements the whole canonical order.
+   */
+  execute(
+    fn: Callee,
+    thisArg: unknown,
+    args: readonly unknown[],
+    call: CallOptions = RETRY_SAFE_CALL,
+  ): Promise<unknown> {
+    const controls = this.services.controls;
+    if (controls.killSwitch) return passThrough(fn, thisArg, args);
+    this.callCount++;
+    if (this.gated || controls.observe || this.cooldown.active)
+      return this.executeFull(fn, thisArg, args, call, undefined);
+    const breaker = this.breaker;
+    if (breaker !== undefined && breaker.state !== 'closed')
+      return this.executeFull(fn, thisArg, args, call, undefined);
+    const bulkhead = this.bulkhead;
+    if (bulkhead !== undefined && !bulkhead.tryEnter())
+      return this.executeFull(fn, thisArg, args, call, undefined);
+    return this.firstAttempt(fn, thisArg, args, call);
+  }
+
+  /** The happy path: one attempt, a closed breaker, a held bulkhead slot (if any). */
+  private async firstAttempt(
+    fn: Callee,
+    thisArg: unknown,
+    args: readonly unknown[],
+    call: CallOptions,
+  ): Promise<unknown> {
+    const clock = this.services.clock;
+    const startMs = this.timed ? clock.monoMs() : 0;
+    const permit = this.breaker === undefined ? REJECTED : this.breaker.tryAcquire();
+    let race: AttemptRace | undefined;
+    let value: unknown;
+    try {
+      if (this.options.attemptTimeoutMs > 0) {
+        race = new AttemptRace(
+          this.services.deadlines,
+          this.name,
+          this.options.attemptTimeoutMs,
+          'attempt',
+          undefined,
+          call.onTimeout,
+        );
+        try {
+          value = await race.run(Promise.resolve(fn.apply(thisArg, args as never[])));
+        } finally {
+          race.finish();
+        }
+      } else {
+        value = await fn.apply(thisArg, args as never[]);
+      }
+    } catch (error) {
+      return this.executeFull(fn, thisArg, args, call, {
+        isError: true,
+        error,
+        value: undefined,
+        permit,
+        race,
+        startMs,
+      });
+    }
+    if (this.options.classifier.classifyResult(value) !== 'success') {
+      return this.executeFull(fn, thisArg, args, call, {
+        isError: false,
+        error: undefined,
+        value,
+        permit,
+        race,
+        startMs,
+      });
+    }
+    if (permit !== REJECTED)
+      this.breaker!.record(permit, false, this.timeAttempts ? clock.monoMs() - startMs : 0);
+    this.bulkhead?.leave();
+    this.stats.successes++;
+    if (this.services.measureDurations)
+      this.stats.recordDuration('success', clock.monoMs() - startMs);
+    return value;
+  }
+
+  /**
+   * The whole canonical order. `first` carries the outcome of an attempt the
+   * fast path already made (its bulkhead slot, if any, is held): the gates are
+   * skipped and the loop continues from that outcome.
+   */
+  private async executeFull(
+    fn: Callee,
+    thisArg: unknown,
+    args: readonly unknown[],
+    call: CallOptions,
+    first: FirstAttempt | undefined,
+  ): Promise<unknown> {
+    const services = this.services;
+    const observe = services.controls.observe;
+    const clock = services.clock;
+    const startMs = first !== undefined ? first.startMs : this.timed ? clock.monoMs() : 0;
+    const options = this.options;
+    let record: CallRecord | undefined;
+    let rejectedBy: RejectionReason | undefined;
+    let timeoutScope: 'attempt' | 'total' | undefined;
+    let entered = first !== undefined && this.bulkhead !== undefined;
+    let claimKey: string | undefined;
+    let claimVersion = 0;
+    let attempt = 0;
+    try {
+      if (first === undefined) {
+        // Rate limit and shared cooldown: before the call occupies any concurrency.
+        if (this.limiter !== undefined) {
+          const waitMs = this.limiter.acquire(clock.monoMs());
+          if (waitMs === 0) this.stats.rateLimitAllowed++;
+          else if (waitMs === NO_PERMIT) {
+            this.stats.rateLimitRejected++;
+            record = this.noteRejection(record, 'rate_limited', this.limiter.retryAfterMs, observe);
+            if (!observe)
+              throw this.rejectionError((rejectedBy = 'rate_limited'), this.limiter.retryAfterMs);
+          } else {
+            this.stats.rateLimitDelayed++;
+            await this.sleep(waitMs);
+          }
+        }
+        if (this.cooldown.active) {
+          const remainingMs = this.cooldown.remainingMs(clock.monoMs());
+          if (remainingMs > 0) {
+            record = this.noteRejection(record, 'cooldown', remainingMs, observe);
+            if (!observe) throw this.rejectionError((rejectedBy = 'cooldown'), remainingMs);
+          }
+        }
+        // Bulkhead: one slot per logical call, held through retries and backoff.
+        const bulkhead = this.bulkhead;
+        if (bulkhead !== undefined) {
+          if (bulkhead.tryEnter()) entered = true;
+          else if (bulkhead.canQueue) {
+            record = this.note(record, {
+              type: 'bulkhead.queued',
+              dependency: this.name,
+              queued: bulkhead.queued + 1,
+              atWallMs: clock.wallMs(),
+            });
+            entered = await bulkhead.enqueue().then(
+              () => true,
+              () => false,
+            );
+            if (!entered) {
+              record = this.noteRejection(record, 'bulkhead_full', undefined, observe);
+              if (!observe)
+                throw this.rejectionError(
+                  (rejectedBy = 'bulkhead_full'),
+                  undefined,
+                  'queue_timeout',
+                );
+            }
+          } else {
+            record = this.noteRejection(record, 'bulkhead_full', undefined, observe);
+            if (!observe)
+              throw this.rejectionError((rejectedBy = 'bulkhead_full'), undefined, 'queue_full');
+          }
+        }
+        // Idempotency: claim the key before any work, so retries reuse the claim.
+        if (options.idempotency !== undefined && services.idempotency !== undefined) {
+          claimKey = options.idempotency.key(args);
+          if (claimKey !== undefined) {
+            const decision = await services.idempotency
+              .claim(
+                `idem:${this.name}:${claimKey}`,
+                options.idempotency.executionTtlMs,
+                options.idempotency.ttlMs,
+              )
+              .catch((storeError: unknown) => {
+                // The store cannot say whether the work already ran: fail closed (SPEC §6 outage contract).
+                services.reportError('idempotency.claim', storeError);
+                return { kind: 'unavailable' as const };
+              });
+            if (decision.kind === 'claimed') {
+              claimVersion = decision.version;
+              record = this.note(
+                record,
+                this.idempotencyEvent(decision.takeover ? 'takeover' : 'claimed'),
+              );
+            } else if (decision.kind === 'completed' && decision.result !== undefined) {
+              record = this.note(record, this.idempotencyEvent('replayed'));
+              claimKey = undefined;
+              this.finish(record, 'success', 'idempotency', 0, startMs, undefined);
+              return decision.result.value;
+            } else {
+              const status =
+                decision.kind === 'executing' || decision.kind === 'unavailable'
+                  ? decision.kind
+                  : 'completed';
+              const retryAfterMs =
+                decision.kind === 'executing' ? decision.retryAfterMs : undefined;
+              const key = claimKey;
+              claimKey = undefined;
+              record = this.noteRejection(record, 'idempotency_conflict', retryAfterMs, observe);
+              if (!observe) {
+                rejectedBy = 'idempotency_conflict';
+                throw new IdempotencyConflictError(this.name, key, status, retryAfterMs);
+              }
+            }
+          }
+        }
+      }
+
+      // Total timeout → retry → circuit breaker → attempt timeout → the call.
+      const retry = call.retrySafe ? options.retry : undefined;
+      const maxAttempts = retry === undefined ? 1 : retry.maxAttempts;
+      const totalDeadlineMs =
+        options.totalTimeoutMs > 0 ? startMs + options.totalTimeoutMs : Infinity;
+      let previousDelayMs = 0;
+      let pending = first;
+      for (;;) {
+        attempt++;
+        const breaker = this.breaker;
+        let permit = REJECTED;
+        let value: unknown;
+        let error: unknown;
+        let isError = false;
+        let race: AttemptRace | undefined;
+        let attemptStartMs = startMs;
+        if (pending !== undefined) {
+          ({ permit, value, error, isError, race } = pending);
+          pending = undefined;
+        } else {
+          if (breaker !== undefined) {
+            permit = breaker.tryAcquire();
+            if (this.lastTransition !== undefined) record = this.takeTransition(record);
+            if (permit === REJECTED) {
+              const retryAfterMs = breaker.retryAfterMs();
+              record = this.noteRejection(record, 'circuit_open', retryAfterMs, observe);
+              if (!observe) {
+                rejectedBy = 'circuit_open';
+                throw new CircuitOpenError(this.name, retryAfterMs, breaker.state);
+              }
+            }
+          }
+          attemptStartMs = this.timeAttempts ? clock.monoMs() : 0;
+          try {
+            let limitMs = options.attemptTimeoutMs;
+            let scope: 'attempt' | 'total' = 'attempt';
+            if (totalDeadlineMs !== Infinity) {
+              const remainingMs = totalDeadlineMs - clock.monoMs();
+              if (remainingMs <= 0)
+                throw new TimeoutError(this.name, options.totalTimeoutMs, 'total');
+              if (limitMs === 0 || remainingMs < limitMs) {
+                limitMs = remainingMs;
+                scope = 'total';
+              }
+            }
+            const controller =
+              options.passSignal && limitMs > 0 ? new AbortController() : undefined;
+            const callArgs = options.passSignal
+              ? [...args, controller?.signal ?? NEVER_ABORTED]
+              : args;
+            if (limitMs > 0) {
+              race = new AttemptRace(
+                services.deadlines,
+                this.name,
+                limitMs,
+                scope,
+                controller,
+                call.onTimeout,
+              );
+              try {
+                value = await race.run(Promise.resolve(fn.apply(thisArg, callArgs as never[])));
+              } finally {
+                race.finish();
+              }
+            } else {
+              value = await fn.apply(thisArg, callArgs as never[]);
+            }
+          } catch (caught) {
+            isError = true;
+            error = caught;
+          }
+        }
+        const timedOut = race !== undefined && race.fired;
+        const verdict = timedOut
+          ? 'failure'
+          : isError
+            ? options.classifier.classifyError(error)
+            : options.classifier.classifyResult(value);
+        if (permit !== REJECTED) {
+          if (verdict === 'neutral') breaker!.release(permit);
+          else {
+            breaker!.record(
+              permit,
+              verdict === 'failure',
+              this.timeAttempts ? clock.monoMs() - attemptStartMs : 0,
+            );
+            if (this.lastTransition !== undefined) record = this.takeTransition(record);
+          }
+        }
+        if (verdict !== 'failure') {
+          if (isError) throw error;
+          if (claimKey !== undefined) await this.completeClaim(claimKey, claimVersion, value);
+          claimKey = undefined;
+          this.finish(
+            record,
+            'success',
+            attempt > 1 ? 'retry' : 'none',
+            attempt,
+            startMs,
+            undefined,
+          );
+          return value;
+        }
+
+        // A failed attempt.
+        if (timedOut) {
+          timeoutScope = race!.scope;
+          record = this.note(record, {
+            type: 'timeout',
+            dependency: this.name,
+            scope: race!.scope,
+            timeoutMs: (error as TimeoutError).timeoutMs,
+            attempt,
+            atWallMs: clock.wallMs(),
+          });
+        }
+        const retryAfterMs = timedOut
+          ? undefined
+          : options.classifier.retryAfterMs(isError ? error : value, isError, clock.wallMs());
+        if (retryAfterMs !== undefined && options.cooldown)
+          record = this.installCooldown(record, retryAfterMs);
+        const plan =
+          retry === undefined
+            ? undefined
+            : this.planRetry(
+                retry,
+                attempt,
+                maxAttempts,
+                isError,
+                error,
+                value,
+                retryAfterMs,
+                startMs,
+                totalDeadlineMs,
+                previousDelayMs,
+              );
+        if (plan === undefined || typeof plan === 'string') {
+          if (plan !== undefined) {
+            bump(this.stats.retryStops, plan);
+            record = this.note(record, {
+              type: 'retry.stopped',
+              dependency: this.name,
+              attempt,
+              reason: plan,
+              atWallMs: clock.wallMs(),
+            });
+          }
+          if (isError) throw error;
+          if (claimKey !== undefined) await this.releaseClaim(claimKey, claimVersion);
+          claimKey = undefined;
+          this.finish(
+            record,
+            'failure',
+            attempt > 1 ? 'retry' : 'none',
+            attempt,
+            startMs,
+            undefined,
+          );
+          return value;
+        }
+        this.stats.retriesScheduled++;
+        record = this.note(record, {
+          type: 'retry.scheduled',
+          dependency: this.name,
+          attempt,
+          delayMs: plan,
+          retryAfterMs,
+          error: isError ? error : value,
+          atWallMs: clock.wallMs(),
+        });
+        previousDelayMs = plan;
+        timeoutScope = undefined;
+        if (plan > 0) await this.sleep(plan);
+      }
+    } catch (error) {
+      if (claimKey !== undefined) await this.releaseClaim(claimKey, claimVersion);
+      let outcome: CallOutcome;
+      let policy: DecidingPolicy;
+      if (rejectedBy !== undefined) {
+        outcome = 'rejected';
+        policy = REJECTION_REASONS[rejectedBy];
+      } else if (timeoutScope !== undefined && error instanceof TimeoutError) {
+        outcome = 'timeout';
+        policy = timeoutScope === 'total' ? 'total_timeout' : 'attempt_timeout';
+      } else {
+        outcome = 'failure';
+        policy = attempt > 1 ? 'retry' : 'none';
+      }
+      const deadLetter = options.deadLetter;
+      if (
+        deadLetter !== undefined &&
+        services.deadLetters !== undefined &&
+        call.replay !== true &&
+        (outcome !== 'rejected' || deadLetter.capture === 'all')
+      ) {
+        const id = services.deadLetters.capture(
+          this.name,
+          args,
+          error,
+          outcome === 'rejected' ? 'rejected' : 'failure',
+          call.trace?.(),
+        );
+        record ??= new CallRecord();
+        record.events.push({
+          type: 'dead_letter.captured',
+          dependency: this.name,
+          id,
+          atWallMs: clock.wallMs(),
+        });
+      }
+      if (options.fallback !== undefined) {
+        record = this.note(record, {
+          type: 'fallback.used',
+          dependency: this.name,
+          error,
+          atWallMs: clock.wallMs(),
+        });
+        let value: unknown;
+        try {
+          value = await options.fallback(error, args);
+        } catch (fallbackError) {
+          this.finish(record, outcome, policy, attempt, startMs, fallbackError);
+          throw fallbackError;
+        }
+        this.finish(record, 'fallback', 'fallback', attempt, startMs, error);
+        return value;
+      }
+      this.finish(record, outcome, policy, attempt, startMs, error);
+      throw error;
+    } finally {
+      if (entered) this.bulkhead!.leave();
+    }
+  }
+
+  /** A consistent view for status(), the admin API and observable metrics. */
+  status(): PipelineStatus {
+    return describePipeline(this, this.services.clock.monoMs());
+  }
+
+  /**
+   * Decide whether to retry a failed attempt: the delay in ms, or why not. The
+   * server's Retry-After is a floor on the delay; a hint beyond `maxDelayMs`
+   * ends the retries (the cooldown, if on, turns later callers away meanwhile).
+   */
+  private planRetry(
+    retry: RetryOptions,
+    attempt: number,
+    maxAttempts: number,
+    isError: boolean,
+    error: unknown,
+    value: unknown,
+    retryAfterMs: number | undefined,
+    startMs: number,
+    totalDeadlineMs: number,
+    previousDelayMs: number,
+  ): number | RetryStopReason {
+    if (attempt >= maxAttempts) return 'exhausted';
+    const outcome: Outcome = isError ? { ok: false, error } : { ok: true, value };
+    if (
+      !isRetryableByDefault(outcome) ||
+      (retry.retryIf !== undefined && !retry.retryIf(outcome))
+    ) {
+      return 'not_retryable';
+    }
+    if (
+      this.breaker !== undefined &&
+      (this.breaker.state === 'open' || this.breaker.state === 'forced_open')
+    ) {
+      return 'not_retryable';
+    }
+    if (retryAfterMs !== undefined && retryAfterMs > retry.maxDelayMs)
+      return 'retry_after_too_long';
+    const delayMs = Math.max(
+      backoffDelayMs(retry, attempt, previousDelayMs, this.services.random),
+      retryAfterMs ?? 0,
+    );
+    const nowMs = this.services.clock.monoMs();
+    if (nowMs + delayMs >= totalDeadlineMs) return 'deadline';
+    if (retry.maxElapsedMs > 0 && nowMs + delayMs - startMs >= retry.maxElapsedMs)
+      return 'deadline';
+    if (this.budget !== undefined && !this.budget.tryRetry(nowMs, this.callCount)) return 'budget';
+    return delayMs;
+  }
+
+  private rejectionError(
+    reason: 'rate_limited' | 'cooldown' | 'bulkhead_full',
+    retryAfterMs: number | undefined,
+    bulkheadReason: 'queue_full' | 'queue_timeout' = 'queue_full',
+  ): BaldurError {
+    switch (reason) {
+      case 'rate_limited':
+        return new RateLimitedError(this.name, retryAfterMs ?? 0);
+      case 'cooldown':
+        return new CooldownError(this.name, retryAfterMs ?? 0);
+      case 'bulkhead_full':
+        return new BulkheadFullError(this.name, bulkheadReason);
+    }
+  }
+
+  private noteRejection(
+    record: CallRecord | undefined,
+    reason: RejectionReason,
+    retryAfterMs: number | undefined,
+    observed: boolean,
+  ): CallRecord | undefined {
+    bump(this.stats.rejections, reason);
+    return this.note(record, {
+      type: 'call.rejected',
+      dependency: this.name,
+      reason,
+      policy: REJECTION_REASONS[reason],
+      retryAfterMs,
+      observed,
+      atWallMs: this.services.clock.wallMs(),
+    });
+  }
+
+  private installCooldown(
+    record: CallRecord | undefined,
+    retryAfterMs: number,
+  ): CallRecord | undefined {
+    const { clock } = this.services;
+    if (!this.cooldown.extendTo(clock.monoMs() + retryAfterMs)) return record;
+    return this.note(record, {
+      type: 'cooldown.installed',
+      dependency: this.name,
+      untilWallMs: clock.wallMs() + retryAfterMs,
+      retryAfterMs,
+      atWallMs: clock.wallMs(),
+    });
+  }
+
+  private idempotencyEvent(decision: 'claimed' | 'replayed' | 'takeover'): CallDecisionEvent {
+    return {
+      type: 'idempotency.decision',
+      dependency: this.name,
+      decision,
+      atWallMs: this.services.clock.wallMs(),
+    };
+  }
+
+  private async completeClaim(key: string, version: number, value: unknown): Promise<void> {
+    const gate = this.services.idempotency!;
+    const limits = this.options.idempotency!;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value ?? null);
+    } catch {
+      json = undefined; // not serializable: duplicates get a conflict instead of a replay
+    }
+    if (json !== undefined && Buffer.byteLength(json) > limits.maxResultBytes) json = undefined;
+    try {
+      await gate.complete(`idem:${this.name}:${key}`, version, json, limits.ttlMs);
+    } catch (error) {
+      // The work is done; failing the caller now would invite a duplicate. The claim goes stale instead.
+      this.services.reportError('idempotency.complete', error);
+    }
+  }
+
+  private async releaseClaim(key: string, version: number): Promise<void> {
+    try {
+      await this.services.idempotency!.release(`idem:${this.name}:${key}`, version);
+    } catch (error) {
+      this.services.reportError('idempotency.release', error);
+    }
+  }
+
+  private takeTransition(record: CallRecord | undefined): CallRecord {
+    const event = this.lastTransition!;
+    this.lastTransition = undefined;
+    record ??= new CallRecord();
+    record.events.push(event);
+    return record;
+  }
+
+  private note(record: CallRecord | undefined, event: CallDecisionEvent): CallRecord {
+    this.services.bus.emit(event);
+    record ??= new CallRecord();
+    record.events.push(event);
+    return record;
+  }
+
+  private finish(
+    record: CallRecord | undefined,
+    outcome: CallOutcome,
+    policy: DecidingPolicy,
+    attempts: number,
+    startMs: number,
+    error: unknown,
+  ): void {
+    if (outcome === 'success') this.stats.successes++;
+    else this.stats.recordOutcome(outcome, policy);
+    const { clock, bus } = this.services;
+    const durationMs = this.timed ? clock.monoMs() - startMs : 0;
+    if (this.services.measureDurations) this.stats.recordDuration(outcome, durationMs);
+    if (record !== undefined && bus.hasListeners('call.eventful')) {
+      bus.emit({
+        type: 'call.eventful',
+        dependency: this.name,
+        outcome,
+        attempts,
+        startWallMs: clock.wallMs() - durationMs,
+        durationMs,
+        events: record.events,
+        error,
+      });
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise(resolve => this.services.clock.setTimer(resolve, ms));
+  }
+}

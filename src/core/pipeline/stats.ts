@@ -1,0 +1,50 @@
+import type { CallOutcome, PolicyKind, RejectionReason } from '../../names/policies';
+import type { RetryStopReason } from '../events';
+import { DurationHistogram } from './duration-histogram';
+
+/** Which policy decided a call's outcome; `none` when no policy intervened. */
+export type DecidingPolicy = PolicyKind | 'none';
+
+/**
+ * Running totals for one pipeline, updated in place on every call and read by
+ * status snapshots and observable metric instruments. The success path touches
+ * one field (and a histogram when durations are measured).
+ */
+export class PipelineStats {
+  successes = 0;
+  /** Non-success outcomes, keyed `outcome/policy`. */
+  readonly outcomes = new Map<string, number>();
+  readonly rejections = new Map<RejectionReason, number>();
+  retriesScheduled = 0;
+  readonly retryStops = new Map<RetryStopReason, number>();
+  rateLimitAllowed = 0;
+  rateLimitDelayed = 0;
+  rateLimitRejected = 0;
+  /** Per-outcome durations; allocated on first use, only when durations are measured. */
+  readonly durations = new Map<CallOutcome, DurationHistogram>();
+
+  recordOutcome(outcome: Exclude<CallOutcome, 'success'>, policy: DecidingPolicy): void {
+    const key = `${outcome}/${policy}`;
+    this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+  }
+
+  recordDuration(outcome: CallOutcome, durationMs: number): void {
+    let histogram = this.durations.get(outcome);
+    if (histogram === undefined) {
+      histogram = new DurationHistogram();
+      this.durations.set(outcome, histogram);
+    }
+    histogram.record(durationMs);
+  }
+
+  countOf(outcome: CallOutcome): number {
+    if (outcome === 'success') return this.successes;
+    let total = 0;
+    for (const [key, count] of this.outcomes) if (key.startsWith(`${outcome}/`)) total += count;
+    return total;
+  }
+}
+
+export function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}

@@ -1,0 +1,208 @@
+import type { BreakerState } from '../../../names/policies';
+import type { Clock } from '../../clock';
+import type { CircuitBreakerOptions } from './options';
+import { DEFAULT_FORCED_STATE_TTL_MS } from './options';
+import { OutcomeWindow } from './outcome-window';
+
+/** Returned by `tryAcquire` when the call may not proceed. */
+export const REJECTED = -1;
+
+export type TransitionListener = (from: BreakerState, to: BreakerState, reason: string) => void;
+
+export interface CircuitBreakerSnapshot {
+  readonly state: BreakerState;
+  readonly failureRate: number | undefined;
+  readonly slowCallRate: number | undefined;
+  readonly bufferedCalls: number;
+  readonly consecutiveFailures: number;
+  readonly halfOpenInFlight: number;
+  /** Milliseconds until an open breaker admits probes, or a forced state expires. */
+  readonly remainingMs: number | undefined;
+}
+
+/**
+ * Circuit breaker state machine. No timers: every time-based transition (open →
+ * half-open, forced-state expiry) happens lazily when a caller or a status read
+ * looks at it, with the time passed in from the pipeline's clock.
+ *
+ * A permit is a number: the breaker's generation when the call was admitted. An
+ * outcome recorded with a permit from an older generation (a call admitted before
+ * the last transition) no longer moves the state machine.
+ */
+export class CircuitBreaker {
+  private current: BreakerState;
+  private generation = 0;
+  /** Monotonic deadline of the open state or of a forced state. */
+  private untilMs = 0;
+  private consecutiveFailures = 0;
+  private halfOpenInFlight = 0;
+  private halfOpenSuccesses = 0;
+  private readonly window: OutcomeWindow;
+
+  constructor(
+    readonly options: CircuitBreakerOptions,
+    private readonly clock: Clock,
+    private readonly onTransition: TransitionListener,
+  ) {
+    this.window = new OutcomeWindow(options.slidingWindowSize);
+    this.current = options.enabled ? 'closed' : 'disabled';
+  }
+
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /** Admit a call: a permit (≥ 0) or `REJECTED`. Reads the clock only outside the closed state. */
+  tryAcquire(): number {
+    const state = this.current;
+    if (state === 'closed' || state === 'disabled') return this.generation;
+    const nowMs = this.clock.monoMs();
+    switch (state) {
+      case 'forced_closed':
+        if (nowMs >= this.untilMs) this.transition('closed', 'force_expired');
+        return this.generation;
+      case 'open':
+        if (nowMs < this.untilMs) return REJECTED;
+        this.transition('half_open', 'recovery_timeout');
+        return this.admitProbe();
+      case 'half_open':
+        return this.admitProbe();
+      case 'forced_open':
+        if (nowMs < this.untilMs) return REJECTED;
+        this.transition('closed', 'force_expired');
+        return this.generation;
+    }
+  }
+
+  /** Record a finished call's verdict. `durationMs` matters only with the slow-call trigger. */
+  record(permit: number, failed: boolean, durationMs: number): void {
+    if (permit !== this.generation) return;
+    if (this.current === 'closed') {
+      this.recordClosed(failed, durationMs);
+    } else if (this.current === 'half_open') {
+      this.halfOpenInFlight--;
+      if (failed) this.open('probe_failed');
+      else if (++this.halfOpenSuccesses >= this.options.successThreshold)
+        this.transition('closed', 'probes_succeeded');
+    }
+    // Forced and disabled states record nothing.
+  }
+
+  /** A permitted call ended without a verdict (neutral outcome): free its probe slot. */
+  release(permit: number): void {
+    if (permit === this.generation && this.current === 'half_open') this.halfOpenInFlight--;
+  }
+
+  /** How long a rejected caller should wait before trying again. */
+  retryAfterMs(): number | undefined {
+    if (this.current === 'open' || this.current === 'forced_open') {
+      return Math.max(0, this.untilMs - this.clock.monoMs());
+    }
+    return undefined;
+  }
+
+  forceOpen(ttlMs: number = DEFAULT_FORCED_STATE_TTL_MS): void {
+    this.untilMs = this.clock.monoMs() + ttlMs;
+    this.transition('forced_open', 'forced');
+  }
+
+  forceClose(ttlMs: number = DEFAULT_FORCED_STATE_TTL_MS): void {
+    this.untilMs = this.clock.monoMs() + ttlMs;
+    this.transition('forced_closed', 'forced');
+  }
+
+  /** Back to closed with an empty window (operator reset, or `enabled` restored). */
+  reset(reason = 'reset'): void {
+    this.transition(this.options.enabled ? 'closed' : 'disabled', reason);
+  }
+
+  /**
+   * Adopt a state decided elsewhere (a peer process through the shared store).
+   * `remainingMs` is how long an open or forced state still lasts.
+   */
+  adopt(state: BreakerState, remainingMs: number, reason = 'remote'): void {
+    if (
+      state === this.current &&
+      state !== 'open' &&
+      state !== 'forced_open' &&
+      state !== 'forced_closed'
+    )
+      return;
+    this.untilMs = this.clock.monoMs() + Math.max(0, remainingMs);
+    if (state !== this.current) this.transition(state, reason);
+  }
+
+  /** Apply lazy, time-based transitions so that a status read shows the effective state. */
+  refresh(): void {
+    const forced = this.current === 'forced_open' || this.current === 'forced_closed';
+    if (forced && this.clock.monoMs() >= this.untilMs) this.transition('closed', 'force_expired');
+  }
+
+  snapshot(): CircuitBreakerSnapshot {
+    this.refresh();
+    const nowMs = this.clock.monoMs();
+    const { count, failures, slows } = this.window;
+    const enough = count >= this.options.minimumCalls && count > 0;
+    const timed =
+      this.current === 'open' || this.current === 'forced_open' || this.current === 'forced_closed';
+    return {
+      state: this.current,
+      failureRate: enough ? (failures * 100) / count : undefined,
+      slowCallRate:
+        enough && this.options.slowCallDurationMs > 0 ? (slows * 100) / count : undefined,
+      bufferedCalls: count,
+      consecutiveFailures: this.consecutiveFailures,
+      halfOpenInFlight: this.halfOpenInFlight,
+      remainingMs: timed ? Math.max(0, this.untilMs - nowMs) : undefined,
+    };
+  }
+
+  private admitProbe(): number {
+    if (this.halfOpenInFlight >= this.options.halfOpenMaxCalls) return REJECTED;
+    this.halfOpenInFlight++;
+    return this.generation;
+  }
+
+  private recordClosed(failed: boolean, durationMs: number): void {
+    const options = this.options;
+    const slow = options.slowCallDurationMs > 0 && durationMs >= options.slowCallDurationMs;
+    this.window.record(failed, slow);
+    if (!failed) {
+      this.consecutiveFailures = 0;
+      if (!slow) return;
+    } else if (
+      options.failureThreshold > 0 &&
+      ++this.consecutiveFailures >= options.failureThreshold
+    ) {
+      this.open('consecutive_failures');
+      return;
+    }
+    const { count, failures, slows } = this.window;
+    if (count < options.minimumCalls) return;
+    if (
+      failed &&
+      options.failureRateThreshold > 0 &&
+      failures * 100 >= options.failureRateThreshold * count
+    ) {
+      this.open('failure_rate');
+    } else if (slow && slows * 100 >= options.slowCallRateThreshold * count) {
+      this.open('slow_call_rate');
+    }
+  }
+
+  private open(reason: string): void {
+    this.untilMs = this.clock.monoMs() + this.options.recoveryTimeoutMs;
+    this.transition('open', reason);
+  }
+
+  private transition(to: BreakerState, reason: string): void {
+    const from = this.current;
+    this.current = to;
+    this.generation++;
+    this.consecutiveFailures = 0;
+    this.halfOpenInFlight = 0;
+    this.halfOpenSuccesses = 0;
+    this.window.reset();
+    if (from !== to || reason === 'forced') this.onTransition(from, to, reason);
+  }
+}

@@ -1,0 +1,53 @@
+import type { RateLimitOptions } from './options';
+
+/** `acquire` result when no permit can be had within `maxWaitMs`. */
+export const NO_PERMIT = -1;
+
+/** What the pipeline needs from a rate limiter, local or fleet-wide. */
+export interface PermitSource {
+  /**
+   * Reserve a permit: the delay (≥ 0 ms) the caller must wait before using it, or
+   * `NO_PERMIT`, in which case `retryAfterMs` says when to try again.
+   */
+  acquire(nowMs: number): number;
+  readonly retryAfterMs: number;
+  readonly options: RateLimitOptions;
+}
+
+/**
+ * Generic cell rate algorithm: a token bucket kept as one number, the
+ * theoretical arrival time of the next permit. Exact, allocation-free and
+ * timer-free.
+ */
+export class GcraLimiter implements PermitSource {
+  retryAfterMs = 0;
+  private theoreticalArrivalMs = -Infinity;
+  private readonly intervalMs: number;
+  private readonly burstWindowMs: number;
+
+  constructor(readonly options: RateLimitOptions) {
+    this.intervalMs = options.perMs / options.limit;
+    this.burstWindowMs = this.intervalMs * options.burst;
+  }
+
+  acquire(nowMs: number): number {
+    const next = Math.max(this.theoreticalArrivalMs, nowMs) + this.intervalMs;
+    const waitMs = next - this.burstWindowMs - nowMs;
+    if (waitMs <= 0) {
+      this.theoreticalArrivalMs = next;
+      return 0;
+    }
+    if (waitMs <= this.options.maxWaitMs) {
+      this.theoreticalArrivalMs = next;
+      return waitMs;
+    }
+    this.retryAfterMs = waitMs;
+    return NO_PERMIT;
+  }
+
+  /** Permits that could be taken right now without waiting. */
+  available(nowMs: number): number {
+    const backlogMs = Math.max(0, this.theoreticalArrivalMs - nowMs);
+    return Math.max(0, Math.floor((this.burstWindowMs - backlogMs) / this.intervalMs));
+  }
+}

@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { systemClock, type Clock } from '../core/clock';
+import { Deadlines } from '../core/deadlines';
+import { EventBus } from '../core/events';
+import { Controls, type Mode } from '../core/pipeline/controls';
+import type { PipelineOptions } from '../core/pipeline/options';
+import { Pipeline, type PipelineServices } from '../core/pipeline/pipeline';
+import type { PipelineStatus } from '../core/pipeline/status';
+import {
+  DeadLetterQueue,
+  type ListOptions,
+  type ListedDeadLetters,
+  type ReplayHandler,
+  type ReplayResult,
+} from '../core/policies/dead-letter/dead-letter-queue';
+import type { DeadLetterEntry } from '../core/policies/dead-letter/entry';
+import { IdempotencyGate } from '../core/policies/idempotency/idempotency-gate';
+import type { StateStore, StoreKind } from '../core/store';
+import type { BaldurConfig } from '../config/load';
+import { findDependency, type DependencyDescriptor } from '../config/match';
+import { resolvePipelineOptions, type PipelineExtras } from '../config/policies';
+import { createLogger, type Logger } from '../log';
+import { MemoryStore } from '../store/memory/memory-store';
+
+export interface InstanceInfo {
+  readonly id: string;
+  readonly serviceName: string | undefined;
+  readonly hostname: string;
+  readonly pid: number;
+  readonly startedAtWallMs: number;
+}
+
+export interface EngineStatus {
+  readonly instance: InstanceInfo;
+  readonly mode: Mode;
+  readonly killSwitch: boolean;
+  readonly controlReason: string | undefined;
+  readonly store: { readonly kind: StoreKind };
+  readonly pipelines: readonly PipelineStatus[];
+}
+
+export interface EngineOptions {
+  readonly config: BaldurConfig;
+  readonly clock?: Clock;
+  /** Shared state; defaults to a bounded in-process store. */
+  readonly store?: StateStore;
+  readonly random?: () => number;
+  readonly logger?: Logger;
+  /** Record per-call durations (on when metrics are exported). */
+  readonly measureDurations?: boolean;
+  readonly instanceId?: string;
+  readonly createPermitSource?: PipelineServices['createPermitSource'];
+}
+
+/** Key used for dependencies beyond the cardinality cap. */
+export const OVERFLOW_DEPENDENCY = 'other';
+
+/**
+ * The composition root shared by the library API and the agent: one clock, one
+ * event bus, one store, and a registry of pipelines keyed by dependency or
+ * protected-function name. Pipelines are built lazily on first use.
+ */
+export class Engine {
+  readonly config: BaldurConfig;
+  readonly clock: Clock;
+  readonly deadlines: Deadlines;
+  readonly bus: EventBus;
+  readonly controls = new Controls();
+  readonly store: StateStore;
+  readonly deadLetters: DeadLetterQueue;
+  readonly logger: Logger;
+  readonly instance: InstanceInfo;
+  private readonly idempotency: IdempotencyGate;
+  private readonly services: PipelineServices;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private dependencyCount = 0;
+  private closed = false;
+
+  constructor(options: EngineOptions) {
+    this.config = options.config;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger(options.config.logLevel);
+    this.bus = new EventBus(error =>
+      this.logger.once('event-listener', 'error', 'an event listener threw', error),
+    );
+    this.deadlines = new Deadlines(this.clock);
+    this.store = options.store ?? new MemoryStore({ clock: this.clock });
+    this.instance = Object.freeze({
+      id: options.instanceId ?? randomBytes(5).toString('hex'),
+      serviceName: options.config.serviceName,
+      hostname: hostname(),
+      pid: process.pid,
+      startedAtWallMs: this.clock.wallMs(),
+    });
+    const reportError = (operation: string, error: unknown): void =>
+      this.logger.once(`store:${operation}`, 'warn', `state store ${operation} failed`, error);
+    this.deadLetters = new DeadLetterQueue(
+      this.store,
+      this.clock,
+      options.config.deadLetters,
+      this.bus,
+      this.instance.id,
+      reportError,
+    );
+    this.idempotency = new IdempotencyGate(this.store, this.clock, this.instance.id);
+    this.controls.update({ mode: options.config.mode }, this.clock.wallMs());
+    this.services = {
+      clock: this.clock,
+      deadlines: this.deadlines,
+      bus: this.bus,
+      controls: this.controls,
+      random: options.random ?? Math.random,
+      deadLetters: this.deadLetters,
+      idempotency: this.idempotency,
+      measureDurations: options.measureDurations ?? false,
+      reportError,
+      createPermitSource: options.createPermitSource,
+    };
+  }
+
+  /** The pipeline registered under `name`, building it with `build` on first use. */
+  pipeline(name: string, build: () => PipelineOptions): Pipeline {
+    let pipeline = this.pipelines.get(name);
+    if (pipeline === undefined) {
+      pipeline = new Pipeline(build(), this.services);
+      this.pipelines.set(name, pipeline);
+    }
+    return pipeline;
+  }
+
+  /**
+   * The pipeline for an instrumented dependency. The key is the default key of
+   * SPEC §4 unless a `dependencies[]` entry renames it; past `maxDependencies`
+   * distinct keys, new ones share the `other` pipeline (warned once).
+   */
+  dependency(
+    defaultKey: string,
+    descriptor: DependencyDescriptor,
+    extras: PipelineExtras,
+  ): Pipeline {
+    const entry = findDependency(this.config.dependencies, { ...descriptor, name: defaultKey });
+    let key = entry?.name ?? defaultKey;
+    if (!this.pipelines.has(key) && this.dependencyCount >= this.config.maxDependencies) {
+      this.logger.once(
+        'dependency-overflow',
+        'warn',
+        `more than ${this.config.maxDependencies} dependency keys; further ones share "${OVERFLOW_DEPENDENCY}" (raise maxDependencies or add dependencies[].name)`,
+      );
+      key = OVERFLOW_DEPENDENCY;
+    }
+    return this.pipeline(key, () => {
+      this.dependencyCount++;
+      return resolvePipelineOptions(key, [this.config.defaults, entry], extras);
+    });
+  }
+
+  find(name: string): Pipeline | undefined {
+    return this.pipelines.get(name);
+  }
+
+  list(): Pipeline[] {
+    return [...this.pipelines.values()];
+  }
+
+  status(): EngineStatus {
+    const control = this.controls.state;
+    return {
+      instance: this.instance,
+      mode: control.mode,
+      killSwitch: control.killSwitch,
+      controlReason: control.reason,
+      store: { kind: this.store.kind },
+      pipelines: this.list().map(p => p.status()),
+    };
+  }
+
+  /** Force a breaker open for `ttlMs` (default 90 min). False when no such breaker exists. */
+  forceOpen(name: string, ttlMs?: number): boolean {
+    const breaker = this.pipelines.get(name)?.breaker;
+    breaker?.forceOpen(ttlMs);
+    return breaker !== undefined;
+  }
+
+  forceClose(name: string, ttlMs?: number): boolean {
+    const breaker = this.pipelines.get(name)?.breaker;
+    breaker?.forceClose(ttlMs);
+    return breaker !== undefined;
+  }
+
+  resetBreaker(name: string): boolean {
+    const breaker = this.pipelines.get(name)?.breaker;
+    breaker?.reset();
+    return breaker !== undefined;
+  }
+
+  setKillSwitch(engaged: boolean, reason: string): void {
+    if (this.controls.update({ killSwitch: engaged, reason }, this.clock.wallMs()))
+      this.emitControl();
+  }
+
+  setMode(mode: Mode, reason: string): void {
+    if (this.controls.update({ mode, reason }, this.clock.wallMs())) this.emitControl();
+  }
+
+  listDeadLetters(options?: ListOptions): Promise<ListedDeadLetters> {
+    return this.deadLetters.list(options);
+  }
+
+  getDeadLetter(id: string): Promise<DeadLetterEntry | undefined> {
+    return this.deadLetters.get(id);
+  }
+
+  removeDeadLetter(id: string): Promise<boolean> {
+    return this.deadLetters.remove(id);
+  }
+
+  replayDeadLetter(
+    id: string,
+    handlerFor: (name: string) => ReplayHandler | undefined,
+  ): Promise<ReplayResult> {
+    return this.deadLetters.replay(id, handlerFor);
+  }
+
+  /** Flush background writes and release the store. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.deadLetters.flush();
+    await this.store.close();
+  }
+
+  private emitControl(): void {
+    const state = this.controls.state;
+    this.bus.emit({
+      type: 'control.changed',
+      killSwitch: state.killSwitch,
+      mode: state.mode,
+      reason: state.reason,
+      atWallMs: this.clock.wallMs(),
+    });
+  }
+}
