@@ -4,7 +4,15 @@
  */
 export { protect, type ProtectOptions, type Protected } from './api/protect';
 export { start, shutdown } from './api/lifecycle';
-export { onReplay, deadLetters, status, breakers, setKillSwitch, setMode } from './api/operations';
+export {
+  onReplay,
+  deadLetters,
+  status,
+  breakers,
+  setKillSwitch,
+  setMode,
+  events,
+} from './api/operations';
 
 export {
   BaldurError,
@@ -30,7 +38,7 @@ export {
 
 export type { BaldurOptions, PolicyOptions } from './config/schema';
 export type { Outcome } from './core/outcome';
-export type { BaldurEvent, Disposable } from './core/events';
+export type { BaldurEvent, BaldurEventType, EventOfType, Disposable } from './core/events';
 export type { DeadLetterEntry, DeadLetterStatus } from './core/policies/dead-letter/entry';
 export type {
   ListOptions,

@@ -1,3 +1,4 @@
+import { EventBus } from '../core/events';
 import type { ReplayHandler } from '../core/policies/dead-letter/dead-letter-queue';
 import { loadConfig } from '../config/load';
 import { Engine } from '../engine/engine';
@@ -13,6 +14,8 @@ interface BaldurGlobal {
   readonly replayHandlers: Map<string, ReplayHandler>;
   /** Replay through the protected function itself when no handler was registered. */
   readonly defaultReplays: Map<string, ReplayHandler>;
+  /** One bus for the process, so `events.on()` subscriptions survive `start()`. */
+  readonly bus: EventBus;
 }
 
 const KEY = Symbol.for('baldur.global.v1');
@@ -21,7 +24,14 @@ export function baldurGlobal(): BaldurGlobal {
   const holder = globalThis as unknown as Record<symbol, BaldurGlobal | undefined>;
   let state = holder[KEY];
   if (state === undefined) {
-    state = { engine: undefined, replayHandlers: new Map(), defaultReplays: new Map() };
+    state = {
+      engine: undefined,
+      replayHandlers: new Map(),
+      defaultReplays: new Map(),
+      bus: new EventBus(error =>
+        process.emitWarning(`baldur: an event listener threw: ${String(error)}`),
+      ),
+    };
     Object.defineProperty(globalThis, KEY, { value: state, enumerable: false, configurable: true });
   }
   return state;
@@ -30,7 +40,7 @@ export function baldurGlobal(): BaldurGlobal {
 /** The running engine; without `start()`, one with built-in defaults is created on first use. */
 export function currentEngine(): Engine {
   const state = baldurGlobal();
-  state.engine ??= new Engine({ config: loadConfig({ files: false }).config });
+  state.engine ??= new Engine({ config: loadConfig({ files: false }).config, bus: state.bus });
   return state.engine;
 }
 

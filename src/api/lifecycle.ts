@@ -14,10 +14,10 @@ export function start(options?: BaldurOptions): void {
   const { config, warnings, file } = loadProcessConfig(options);
   const logger = createLogger(config.logLevel);
   for (const warning of warnings) logger.warn(warning);
-  const engine = new Engine({ config, logger });
+  const state = baldurGlobal();
+  const engine = new Engine({ config, logger, bus: state.bus });
   if (!config.enabled) engine.setKillSwitch(true, 'disabled by configuration (enabled: false)');
   if (file !== undefined) logger.info(`configuration read from ${file}`);
-  const state = baldurGlobal();
   const previous = state.engine;
   state.engine = engine;
   if (previous !== undefined) {

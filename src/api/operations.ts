@@ -5,7 +5,7 @@ import type {
   ReplayResult,
 } from '../core/policies/dead-letter/dead-letter-queue';
 import type { DeadLetterEntry } from '../core/policies/dead-letter/entry';
-import type { Disposable } from '../core/events';
+import type { BaldurEvent, BaldurEventType, Disposable, EventOfType } from '../core/events';
 import type { EngineStatus } from '../engine/engine';
 import { baldurGlobal, currentEngine, replayHandlerFor } from './global-state';
 
@@ -57,3 +57,14 @@ export function setKillSwitch(engaged: boolean, reason: string): void {
 export function setMode(mode: Mode, reason: string): void {
   currentEngine().setMode(mode, reason);
 }
+
+/**
+ * Subscribe to Baldur's decisions: breaker transitions, retries, rejections,
+ * timeouts, fallbacks, dead letters, cooldowns. A throwing listener is reported
+ * and never affects the call that emitted.
+ */
+export const events = Object.freeze({
+  on: <T extends BaldurEventType>(type: T, listener: (event: EventOfType<T>) => void): Disposable =>
+    baldurGlobal().bus.on(type, listener),
+  onAny: (listener: (event: BaldurEvent) => void): Disposable => baldurGlobal().bus.onAny(listener),
+});

@@ -75,16 +75,20 @@ export function protect<A extends unknown[], R>(
   let engine: Engine | undefined;
   let pipeline: Pipeline | undefined;
   const pipelineOf = (current: Engine): Pipeline => {
-    engine = current;
-    pipeline = current.pipeline(name, () => {
+    const built = current.pipeline(name, () => {
       const entry = findDependency(current.config.dependencies, { name });
       const retryEnabled = layer.retry !== undefined || entry?.retry !== undefined;
-      return resolvePipelineOptions(name, [current.config.defaults, entry, layer], {
-        ...extras,
-        retryEnabled,
-      });
+      return resolvePipelineOptions(
+        name,
+        [current.config.defaults, entry, layer],
+        { ...extras, retryEnabled },
+        `protect("${name}")`,
+      );
     });
-    return pipeline;
+    // Only once built: options that conflict with the running configuration must not stick.
+    engine = current;
+    pipeline = built;
+    return built;
   };
 
   const callee = fn as unknown as (this: unknown, ...args: never[]) => unknown;
@@ -95,7 +99,14 @@ export function protect<A extends unknown[], R>(
 
   const wrapped = function (this: unknown, ...args: A): Promise<Awaited<R>> {
     const current = currentEngine();
-    const active = current === engine ? pipeline! : pipelineOf(current);
+    let active: Pipeline;
+    try {
+      active = current === engine ? pipeline! : pipelineOf(current);
+    } catch (error) {
+      // These options conflict with the running configuration: reject, never throw synchronously.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a ConfigError, passed on as is
+      return Promise.reject(error);
+    }
     return active.execute(callee, this, args) as Promise<Awaited<R>>;
   };
   Object.defineProperty(wrapped, 'name', { value: fn.name || name });

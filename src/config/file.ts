@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from './config-error';
 
 export const DEFAULT_CONFIG_FILES = [
@@ -47,22 +47,49 @@ export function readConfigFile(path: string): unknown {
       },
     ]);
   }
+  if (extname(path) === '.json') return parseJson(text, path);
+  // Loaded only when a YAML file exists: the preload should not pay for a parser it does not use.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy
+  const { parse: parseYaml, YAMLParseError } = require('yaml') as typeof Yaml;
   try {
-    if (extname(path) === '.json') return JSON.parse(text) as unknown;
     return parseYaml(text, { prettyErrors: true }) as unknown;
   } catch (error) {
     const where =
       error instanceof YAMLParseError && error.linePos !== undefined
         ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}`
         : '';
-    const reason = (error as Error).message.split('\n')[0];
-    throw new ConfigError([
-      {
-        path: '(file)',
-        value: path,
-        problem: `cannot parse ${path}${where}: ${reason}`,
-        source: undefined,
-      },
-    ]);
+    // The yaml library repeats the position (and a code excerpt) in its message; keep the reason only.
+    const reason = (error as Error).message
+      .split('\n')[0]!
+      .replace(/ at line \d+, column \d+:$/, '');
+    throw parseError(path, where, reason);
   }
+}
+
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // V8 reports a character offset; people look for lines.
+    const message = (error as Error).message;
+    const position = /at position (\d+)/.exec(message);
+    let where = '';
+    if (position !== null) {
+      const before = text.slice(0, Number(position[1]));
+      const line = before.split('\n').length;
+      where = ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+    }
+    throw parseError(path, where, message.replace(/ in JSON at position \d+.*$/, ''));
+  }
+}
+
+function parseError(path: string, where: string, reason: string): ConfigError {
+  return new ConfigError([
+    {
+      path: '(file)',
+      value: path,
+      problem: `cannot parse ${path}${where}: ${reason}`,
+      source: undefined,
+    },
+  ]);
 }

@@ -135,15 +135,26 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
 
   const config = resolve(parsed, env);
   // Cross-field checks run now, so that a bad combination fails at start, not on a first call.
-  resolvePipelineOptions('defaults', [config.defaults], {}, 'defaults');
-  config.dependencies.forEach((entry, i) =>
-    resolvePipelineOptions(
-      entry.name ?? 'dependency',
-      [config.defaults, entry],
-      {},
-      `dependencies[${i}]`,
-    ),
-  );
+  try {
+    resolvePipelineOptions('defaults', [config.defaults], {}, 'defaults');
+    config.dependencies.forEach((entry, i) =>
+      resolvePipelineOptions(
+        entry.name ?? 'dependency',
+        [config.defaults, entry],
+        {},
+        `dependencies[${i}]`,
+      ),
+    );
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Name where the offending value came from, like every other configuration error.
+    throw new ConfigError(
+      error.issues.map(issue => ({
+        ...issue,
+        source: issue.source ?? sourceOf(provenance, issue.path),
+      })),
+    );
+  }
   return { config: deepFreeze(config), file, warnings };
 }
 
@@ -239,4 +250,13 @@ export function loadProcessConfig(programmatic?: unknown): LoadedConfig {
     cwd: process.cwd(),
     ...(programmatic === undefined ? {} : { programmatic }),
   });
+}
+
+/**
+ * `BALDUR_STRICT` read on its own, for the one moment it matters most: when the
+ * rest of the configuration is invalid and cannot be trusted.
+ */
+export function strictFromEnvironment(): boolean {
+  const value = process.env.BALDUR_STRICT?.trim().toLowerCase();
+  return value === 'true' || value === '1';
 }

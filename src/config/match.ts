@@ -56,3 +56,11 @@ export function findDependency(
 ): DependencyInput | undefined {
   return dependencies.find(entry => matches(entry.match, call));
 }
+
+/** Like `findDependency`, with the entry's position (used to key per-route entries). */
+export function findDependencyIndex(
+  dependencies: readonly DependencyInput[],
+  call: DependencyDescriptor,
+): number {
+  return dependencies.findIndex(entry => matches(entry.match, call));
+}

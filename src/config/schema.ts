@@ -106,7 +106,7 @@ export const retrySchema = s.object({
     .duration(0, DAY)
     .optional()
     .describe('stop retrying after this long since the call began (0 = no limit)', '0'),
-  budget: s.switchable(retryBudgetSchema).optional().describe('retry-ratio budget, or false', 'on'),
+  budget: s.switchable(retryBudgetSchema).optional().describe('retry-ratio budget', 'on'),
 });
 
 export const bulkheadSchema = s.object({
@@ -149,21 +149,21 @@ const policyShape = {
   circuitBreaker: s
     .switchable(circuitBreakerSchema)
     .optional()
-    .describe('circuit breaker settings, or false'),
+    .describe('circuit breaker settings'),
   retry: s
     .switchable(retrySchema)
     .optional()
-    .describe('retry settings (idempotent operations only), or false'),
+    .describe('retry settings (idempotent operations only)'),
   timeout: s.duration(0, DAY).optional().describe('per-attempt timeout (0 = none)', '0'),
   totalTimeout: s
     .duration(0, DAY)
     .optional()
     .describe('bound on the whole call including retries (0 = none)', '0'),
-  bulkhead: s.switchable(bulkheadSchema).optional().describe('concurrency limit, or false', 'off'),
+  bulkhead: s.switchable(bulkheadSchema).optional().describe('concurrency limit', 'off'),
   rateLimit: s
     .switchable(rateLimitSchema)
     .optional()
-    .describe('rate limit (fleet-wide with a shared store), or false', 'off'),
+    .describe('rate limit (fleet-wide with a shared store)', 'off'),
   cooldown: s.boolean().optional().describe('honour 429/503 Retry-After for every caller', true),
   deadLetter: s
     .switchable(deadLetterSchema, {})
@@ -248,7 +248,7 @@ export const inboundSchema = s.object({
       }),
     )
     .optional()
-    .describe('inbound rate limit, or false'),
+    .describe('inbound rate limit'),
   backpressure: s
     .switchable(
       s.object({
@@ -263,7 +263,7 @@ export const inboundSchema = s.object({
       }),
     )
     .optional()
-    .describe('load shedding, or false'),
+    .describe('load shedding'),
   routes: s
     .list(
       s.object({

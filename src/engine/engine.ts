@@ -18,7 +18,7 @@ import type { DeadLetterEntry } from '../core/policies/dead-letter/entry';
 import { IdempotencyGate } from '../core/policies/idempotency/idempotency-gate';
 import type { StateStore, StoreKind } from '../core/store';
 import type { BaldurConfig } from '../config/load';
-import { findDependency, type DependencyDescriptor } from '../config/match';
+import { findDependencyIndex, type DependencyDescriptor } from '../config/match';
 import { resolvePipelineOptions, type PipelineExtras } from '../config/policies';
 import { createLogger, type Logger } from '../log';
 import { MemoryStore } from '../store/memory/memory-store';
@@ -47,6 +47,8 @@ export interface EngineOptions {
   readonly store?: StateStore;
   readonly random?: () => number;
   readonly logger?: Logger;
+  /** Event bus to publish on; the library shares one across engine restarts so subscriptions survive start(). */
+  readonly bus?: EventBus;
   /** Record per-call durations (on when metrics are exported). */
   readonly measureDurations?: boolean;
   readonly instanceId?: string;
@@ -81,9 +83,11 @@ export class Engine {
     this.config = options.config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger(options.config.logLevel);
-    this.bus = new EventBus(error =>
-      this.logger.once('event-listener', 'error', 'an event listener threw', error),
-    );
+    this.bus =
+      options.bus ??
+      new EventBus(error =>
+        this.logger.once('event-listener', 'error', 'an event listener threw', error),
+      );
     this.deadlines = new Deadlines(this.clock);
     this.store = options.store ?? new MemoryStore({ clock: this.clock });
     this.instance = Object.freeze({
@@ -139,8 +143,16 @@ export class Engine {
     descriptor: DependencyDescriptor,
     extras: PipelineExtras,
   ): Pipeline {
-    const entry = findDependency(this.config.dependencies, { ...descriptor, name: defaultKey });
-    let key = entry?.name ?? defaultKey;
+    const index = findDependencyIndex(this.config.dependencies, {
+      ...descriptor,
+      name: defaultKey,
+    });
+    const entry = index === -1 ? undefined : this.config.dependencies[index];
+    // An unnamed entry that matches by method or path covers only some calls to the
+    // dependency, so it gets a pipeline (and breaker) of its own.
+    const partial =
+      entry !== undefined && (entry.match.method !== undefined || entry.match.path !== undefined);
+    let key = entry?.name ?? (partial ? `${defaultKey}#${index}` : defaultKey);
     if (!this.pipelines.has(key) && this.dependencyCount >= this.config.maxDependencies) {
       this.logger.once(
         'dependency-overflow',
@@ -177,21 +189,15 @@ export class Engine {
 
   /** Force a breaker open for `ttlMs` (default 90 min). False when no such breaker exists. */
   forceOpen(name: string, ttlMs?: number): boolean {
-    const breaker = this.pipelines.get(name)?.breaker;
-    breaker?.forceOpen(ttlMs);
-    return breaker !== undefined;
+    return this.pipelines.get(name)?.forceOpen(ttlMs) ?? false;
   }
 
   forceClose(name: string, ttlMs?: number): boolean {
-    const breaker = this.pipelines.get(name)?.breaker;
-    breaker?.forceClose(ttlMs);
-    return breaker !== undefined;
+    return this.pipelines.get(name)?.forceClose(ttlMs) ?? false;
   }
 
   resetBreaker(name: string): boolean {
-    const breaker = this.pipelines.get(name)?.breaker;
-    breaker?.reset();
-    return breaker !== undefined;
+    return this.pipelines.get(name)?.resetBreaker() ?? false;
   }
 
   setKillSwitch(engaged: boolean, reason: string): void {

@@ -22,3 +22,22 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** One-line meaning of each code, for the README's error table (checked by a test). */
+export const ERROR_CODE_DOCS: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  BALDUR_CIRCUIT_OPEN:
+    "The dependency's circuit breaker is open, forced open, or out of half-open probe slots; the call was not made. `retryAfterMs` says when probes resume.",
+  BALDUR_RATE_LIMITED:
+    "The dependency's rate limit had no permit within `maxWait`. `retryAfterMs` says when one frees up.",
+  BALDUR_BULKHEAD_FULL:
+    'The bulkhead is at `maxConcurrent` and its queue is full, or the queue wait exceeded `queueTimeout` (`reason`).',
+  BALDUR_TIMEOUT:
+    'An attempt (`scope: "attempt"`) or the whole call with its retries (`scope: "total"`) exceeded its limit.',
+  BALDUR_COOLDOWN:
+    'The dependency answered 429/503 with Retry-After; every caller backs off until it passes. `retryAfterMs` is the time left.',
+  BALDUR_IDEMPOTENCY_CONFLICT:
+    'The idempotency key is being executed elsewhere, completed without a storable result, or cannot be checked because the store is unavailable (`status`).',
+  BALDUR_SHED: 'Load shedding turned the work away (inbound backpressure or draining).',
+  BALDUR_CONFIG_INVALID:
+    'Invalid configuration (`ConfigError`). Thrown by `start()` and `protect()`; the preload logs it and runs unprotected.',
+});

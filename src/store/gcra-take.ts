@@ -1,3 +1,4 @@
+import { gcraToleranceMs } from '../core/policies/rate-limit/gcra';
 import type { PermitRequest } from '../core/store';
 
 export interface GcraTakeResult {
@@ -21,7 +22,9 @@ export function gcraTake(
 ): GcraTakeResult {
   const intervalMs = request.perMs / request.limit;
   const arrivalMs = Math.max(storedArrivalMs, nowMs);
-  const room = Math.floor((nowMs - arrivalMs) / intervalMs + request.burst + 1e-9);
+  const room = Math.floor(
+    (nowMs - arrivalMs + gcraToleranceMs(nowMs, intervalMs)) / intervalMs + request.burst,
+  );
   const granted = Math.max(0, Math.min(request.requested, room));
   if (granted === 0) {
     return {

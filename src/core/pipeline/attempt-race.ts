@@ -17,6 +17,8 @@ export class AttemptRace extends DeadlineEntry {
     readonly scope: 'attempt' | 'total',
     private readonly controller: AbortController | undefined,
     private readonly onTimeout: ((error: Error) => void) | undefined,
+    /** The limit the error names: a total deadline cuts the last attempt short, but the user set the total. */
+    private readonly reportedMs: number = timeoutMs,
   ) {
     super();
   }
@@ -42,7 +44,7 @@ export class AttemptRace extends DeadlineEntry {
 
   onDeadline(): void {
     this.fired = true;
-    const error = new TimeoutError(this.dependency, Math.round(this.timeoutMs), this.scope);
+    const error = new TimeoutError(this.dependency, Math.round(this.reportedMs), this.scope);
     this.controller?.abort(error);
     if (this.onTimeout !== undefined) {
       try {

@@ -1,4 +1,4 @@
-import type { CallOutcome, RejectionReason } from '../../names/policies';
+import type { BreakerState, CallOutcome, RejectionReason } from '../../names/policies';
 import { REJECTION_REASONS } from '../../names/policies';
 import type { Clock } from '../clock';
 import type { Deadlines } from '../deadlines';
@@ -12,7 +12,7 @@ import {
   type BaldurError,
 } from '../errors';
 import type { CallDecisionEvent, EventBus, RetryStopReason } from '../events';
-import { isRetryableByDefault, type Outcome } from '../outcome';
+import { defaultClassifier, isRetryableByDefault, type Outcome, type Verdict } from '../outcome';
 import { Bulkhead } from '../policies/bulkhead/bulkhead';
 import { CircuitBreaker, REJECTED } from '../policies/circuit-breaker/circuit-breaker';
 import { Cooldown } from '../policies/cooldown/cooldown';
@@ -23,6 +23,7 @@ import { backoffDelayMs } from '../policies/retry/backoff';
 import type { RetryOptions } from '../policies/retry/options';
 import { RetryBudget } from '../policies/retry/retry-budget';
 import { AttemptRace } from './attempt-race';
+import { TimedAttempt, type FirstOutcomeSink } from './timed-attempt';
 import type { Controls } from './controls';
 import { RETRY_SAFE_CALL, type CallOptions, type PipelineOptions } from './options';
 import { type DecidingPolicy, PipelineStats, bump } from './stats';
@@ -55,7 +56,8 @@ interface FirstAttempt {
   readonly error: unknown;
   readonly value: unknown;
   readonly permit: number;
-  readonly race: AttemptRace | undefined;
+  /** The attempt was cut by its (per-attempt) deadline. */
+  readonly timedOut: boolean;
   readonly startMs: number;
 }
 
@@ -88,7 +90,7 @@ const NEVER_ABORTED = new AbortController().signal;
  * delays and store calls. Keeping it one async frame is what keeps the added
  * cost of a successful call near the cost of one `await`.
  */
-export class Pipeline {
+export class Pipeline implements FirstOutcomeSink {
   readonly name: string;
   readonly stats = new PipelineStats();
   readonly breaker: CircuitBreaker | undefined;
@@ -167,71 +169,111 @@ export class Pipeline {
     if (this.gated || controls.observe || this.cooldown.active)
       return this.executeFull(fn, thisArg, args, call, undefined);
     const breaker = this.breaker;
-    if (breaker !== undefined && breaker.state !== 'closed')
+    if (breaker !== undefined && breaker.state !== 'closed' && breaker.state !== 'disabled')
       return this.executeFull(fn, thisArg, args, call, undefined);
     const bulkhead = this.bulkhead;
     if (bulkhead !== undefined && !bulkhead.tryEnter())
       return this.executeFull(fn, thisArg, args, call, undefined);
+    if (this.options.attemptTimeoutMs > 0) {
+      const permit = breaker === undefined ? REJECTED : breaker.tryAcquire();
+      const startMs = this.timed ? this.services.clock.monoMs() : 0;
+      return new TimedAttempt(
+        this.services.deadlines,
+        this.name,
+        this.options.attemptTimeoutMs,
+        this,
+        fn,
+        thisArg,
+        args,
+        call,
+        permit,
+        startMs,
+      ).start();
+    }
     return this.firstAttempt(fn, thisArg, args, call);
   }
 
-  /** The happy path: one attempt, a closed breaker, a held bulkhead slot (if any). */
+  /** The happy path without a timeout: one attempt, a closed breaker, a held bulkhead slot (if any). */
   private async firstAttempt(
     fn: Callee,
     thisArg: unknown,
     args: readonly unknown[],
     call: CallOptions,
   ): Promise<unknown> {
-    const clock = this.services.clock;
-    const startMs = this.timed ? clock.monoMs() : 0;
+    const startMs = this.timed ? this.services.clock.monoMs() : 0;
     const permit = this.breaker === undefined ? REJECTED : this.breaker.tryAcquire();
-    let race: AttemptRace | undefined;
     let value: unknown;
     try {
-      if (this.options.attemptTimeoutMs > 0) {
-        race = new AttemptRace(
-          this.services.deadlines,
-          this.name,
-          this.options.attemptTimeoutMs,
-          'attempt',
-          undefined,
-          call.onTimeout,
-        );
-        try {
-          value = await race.run(Promise.resolve(fn.apply(thisArg, args as never[])));
-        } finally {
-          race.finish();
-        }
-      } else {
-        value = await fn.apply(thisArg, args as never[]);
-      }
+      value = await fn.apply(thisArg, args as never[]);
     } catch (error) {
-      return this.executeFull(fn, thisArg, args, call, {
-        isError: true,
+      return this.afterFirst(
+        fn,
+        thisArg,
+        args,
+        call,
+        true,
         error,
-        value: undefined,
+        undefined,
         permit,
-        race,
+        false,
         startMs,
-      });
+      );
     }
-    if (this.options.classifier.classifyResult(value) !== 'success') {
-      return this.executeFull(fn, thisArg, args, call, {
-        isError: false,
-        error: undefined,
-        value,
-        permit,
-        race,
-        startMs,
-      });
+    return this.afterFirst(
+      fn,
+      thisArg,
+      args,
+      call,
+      false,
+      undefined,
+      value,
+      permit,
+      false,
+      startMs,
+    );
+  }
+
+  /**
+   * Settle the fast path's attempt: a plain success is accounted here and its
+   * value returned; anything else continues in the full path from this outcome.
+   */
+  afterFirst(
+    fn: Callee,
+    thisArg: unknown,
+    args: readonly unknown[],
+    call: CallOptions,
+    isError: boolean,
+    error: unknown,
+    value: unknown,
+    permit: number,
+    timedOut: boolean,
+    startMs: number,
+  ): unknown {
+    if (!isError && this.verdictOf(false, undefined, value) === 'success') {
+      const clock = this.services.clock;
+      if (permit !== REJECTED)
+        this.breaker!.record(permit, false, this.timeAttempts ? clock.monoMs() - startMs : 0);
+      if (this.lastTransition !== undefined) {
+        // A success can open the breaker (slow-call rate, or rates first judged at minimumCalls):
+        // like the full path, this call reports the transition it caused.
+        this.bulkhead?.leave();
+        this.finish(this.takeTransition(undefined), 'success', 'none', 1, startMs, undefined);
+        return value;
+      }
+      this.bulkhead?.leave();
+      this.stats.successes++;
+      if (this.services.measureDurations)
+        this.stats.recordDuration('success', clock.monoMs() - startMs);
+      return value;
     }
-    if (permit !== REJECTED)
-      this.breaker!.record(permit, false, this.timeAttempts ? clock.monoMs() - startMs : 0);
-    this.bulkhead?.leave();
-    this.stats.successes++;
-    if (this.services.measureDurations)
-      this.stats.recordDuration('success', clock.monoMs() - startMs);
-    return value;
+    return this.executeFull(fn, thisArg, args, call, {
+      isError,
+      error,
+      value,
+      permit,
+      timedOut,
+      startMs,
+    });
   }
 
   /**
@@ -254,6 +296,7 @@ export class Pipeline {
     let record: CallRecord | undefined;
     let rejectedBy: RejectionReason | undefined;
     let timeoutScope: 'attempt' | 'total' | undefined;
+    let neutralError = false;
     let entered = first !== undefined && this.bulkhead !== undefined;
     let claimKey: string | undefined;
     let claimVersion = 0;
@@ -271,7 +314,8 @@ export class Pipeline {
               throw this.rejectionError((rejectedBy = 'rate_limited'), this.limiter.retryAfterMs);
           } else {
             this.stats.rateLimitDelayed++;
-            await this.sleep(waitMs);
+            // Observe mode evaluates without adding latency: the wait is counted, not taken.
+            if (!observe) await this.sleep(waitMs);
           }
         }
         if (this.cooldown.active) {
@@ -285,7 +329,10 @@ export class Pipeline {
         const bulkhead = this.bulkhead;
         if (bulkhead !== undefined) {
           if (bulkhead.tryEnter()) entered = true;
-          else if (bulkhead.canQueue) {
+          else if (observe) {
+            // Would have queued or been rejected; observe mode neither waits nor rejects.
+            record = this.noteRejection(record, 'bulkhead_full', undefined, true);
+          } else if (bulkhead.canQueue) {
             record = this.note(record, {
               type: 'bulkhead.queued',
               dependency: this.name,
@@ -335,8 +382,11 @@ export class Pipeline {
             } else if (decision.kind === 'completed' && decision.result !== undefined) {
               record = this.note(record, this.idempotencyEvent('replayed'));
               claimKey = undefined;
-              this.finish(record, 'success', 'idempotency', 0, startMs, undefined);
-              return decision.result.value;
+              // Observe mode only reports the replay: the caller gets a fresh execution, as without Baldur.
+              if (!observe) {
+                this.finish(record, 'success', 'idempotency', 0, startMs, undefined);
+                return decision.result.value;
+              }
             } else {
               const status =
                 decision.kind === 'executing' || decision.kind === 'unavailable'
@@ -359,8 +409,10 @@ export class Pipeline {
       // Total timeout → retry → circuit breaker → attempt timeout → the call.
       const retry = call.retrySafe ? options.retry : undefined;
       const maxAttempts = retry === undefined ? 1 : retry.maxAttempts;
+      // The total timeout sits inside the rate limit, bulkhead and idempotency gates (SPEC §4):
+      // waiting for a permit, a slot or a claim does not use it up.
       const totalDeadlineMs =
-        options.totalTimeoutMs > 0 ? startMs + options.totalTimeoutMs : Infinity;
+        options.totalTimeoutMs > 0 ? clock.monoMs() + options.totalTimeoutMs : Infinity;
       let previousDelayMs = 0;
       let pending = first;
       for (;;) {
@@ -370,10 +422,11 @@ export class Pipeline {
         let value: unknown;
         let error: unknown;
         let isError = false;
-        let race: AttemptRace | undefined;
+        let timedOut: 'attempt' | 'total' | undefined;
         let attemptStartMs = startMs;
         if (pending !== undefined) {
-          ({ permit, value, error, isError, race } = pending);
+          ({ permit, value, error, isError } = pending);
+          timedOut = pending.timedOut ? 'attempt' : undefined;
           pending = undefined;
         } else {
           if (breaker !== undefined) {
@@ -407,18 +460,20 @@ export class Pipeline {
               ? [...args, controller?.signal ?? NEVER_ABORTED]
               : args;
             if (limitMs > 0) {
-              race = new AttemptRace(
+              const race = new AttemptRace(
                 services.deadlines,
                 this.name,
                 limitMs,
                 scope,
                 controller,
                 call.onTimeout,
+                scope === 'total' ? options.totalTimeoutMs : limitMs,
               );
               try {
                 value = await race.run(Promise.resolve(fn.apply(thisArg, callArgs as never[])));
               } finally {
                 race.finish();
+                if (race.fired) timedOut = scope;
               }
             } else {
               value = await fn.apply(thisArg, callArgs as never[]);
@@ -428,12 +483,7 @@ export class Pipeline {
             error = caught;
           }
         }
-        const timedOut = race !== undefined && race.fired;
-        const verdict = timedOut
-          ? 'failure'
-          : isError
-            ? options.classifier.classifyError(error)
-            : options.classifier.classifyResult(value);
+        const verdict = timedOut !== undefined ? 'failure' : this.verdictOf(isError, error, value);
         if (permit !== REJECTED) {
           if (verdict === 'neutral') breaker!.release(permit);
           else {
@@ -446,7 +496,11 @@ export class Pipeline {
           }
         }
         if (verdict !== 'failure') {
-          if (isError) throw error;
+          if (isError) {
+            // A neutral error (the caller's own abort) is passed on as it is: no dead letter, no fallback.
+            neutralError = verdict === 'neutral';
+            throw error;
+          }
           if (claimKey !== undefined) await this.completeClaim(claimKey, claimVersion, value);
           claimKey = undefined;
           this.finish(
@@ -461,20 +515,21 @@ export class Pipeline {
         }
 
         // A failed attempt.
-        if (timedOut) {
-          timeoutScope = race!.scope;
+        if (timedOut !== undefined) {
+          timeoutScope = timedOut;
           record = this.note(record, {
             type: 'timeout',
             dependency: this.name,
-            scope: race!.scope,
+            scope: timedOut,
             timeoutMs: (error as TimeoutError).timeoutMs,
             attempt,
             atWallMs: clock.wallMs(),
           });
         }
-        const retryAfterMs = timedOut
-          ? undefined
-          : options.classifier.retryAfterMs(isError ? error : value, isError, clock.wallMs());
+        const retryAfterMs =
+          timedOut !== undefined
+            ? undefined
+            : options.classifier.retryAfterMs(isError ? error : value, isError, clock.wallMs());
         if (retryAfterMs !== undefined && options.cooldown)
           record = this.installCooldown(record, retryAfterMs);
         const plan =
@@ -549,6 +604,7 @@ export class Pipeline {
         deadLetter !== undefined &&
         services.deadLetters !== undefined &&
         call.replay !== true &&
+        !neutralError &&
         (outcome !== 'rejected' || deadLetter.capture === 'all')
       ) {
         const id = services.deadLetters.capture(
@@ -566,7 +622,7 @@ export class Pipeline {
           atWallMs: clock.wallMs(),
         });
       }
-      if (options.fallback !== undefined) {
+      if (options.fallback !== undefined && !neutralError) {
         record = this.note(record, {
           type: 'fallback.used',
           dependency: this.name,
@@ -590,9 +646,75 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Count a failure found after the call completed as a success — a response
+   * whose body was cut mid-stream. Feeds the breaker; the call's own outcome
+   * was already reported.
+   */
+  recordLateFailure(): void {
+    this.stats.lateFailures++;
+    this.outsideCall(() => this.breaker?.recordLateFailure());
+  }
+
+  /**
+   * The classifier's verdict. A classifier that throws (a user's `isFailure`) is reported and
+   * the default verdict applies: a classifier bug must not leak a bulkhead slot or a probe.
+   */
+  private verdictOf(isError: boolean, error: unknown, value: unknown): Verdict {
+    const classifier = this.options.classifier;
+    try {
+      return isError ? classifier.classifyError(error) : classifier.classifyResult(value);
+    } catch (classifierError) {
+      this.services.reportError('classifier', classifierError);
+      return isError
+        ? defaultClassifier.classifyError(error)
+        : defaultClassifier.classifyResult(value);
+    }
+  }
+
   /** A consistent view for status(), the admin API and observable metrics. */
   status(): PipelineStatus {
-    return describePipeline(this, this.services.clock.monoMs());
+    return this.outsideCall(() => describePipeline(this, this.services.clock.monoMs()));
+  }
+
+  /** Operator control of the breaker (false when the pipeline has none). */
+  forceOpen(ttlMs?: number): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined) return false;
+    this.outsideCall(() => breaker.forceOpen(ttlMs));
+    return true;
+  }
+
+  forceClose(ttlMs?: number): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined) return false;
+    this.outsideCall(() => breaker.forceClose(ttlMs));
+    return true;
+  }
+
+  resetBreaker(): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined) return false;
+    this.outsideCall(() => breaker.reset());
+    return true;
+  }
+
+  /** Apply a breaker state decided by a peer process (shared store). */
+  adoptBreakerState(state: BreakerState, remainingMs: number, reason?: string): void {
+    this.outsideCall(() => this.breaker?.adopt(state, remainingMs, reason));
+  }
+
+  /**
+   * Breaker operations that no call caused (operators, peers, a status read that
+   * notices an expired forced state): their transitions are on the bus, but must
+   * not be attached to the trace of whichever call comes next.
+   */
+  private outsideCall<T>(operation: () => T): T {
+    try {
+      return operation();
+    } finally {
+      this.lastTransition = undefined;
+    }
   }
 
   /**
@@ -612,6 +734,7 @@ export class Pipeline {
     totalDeadlineMs: number,
     previousDelayMs: number,
   ): number | RetryStopReason {
+    if (isError && error instanceof TimeoutError && error.scope === 'total') return 'deadline';
     if (attempt >= maxAttempts) return 'exhausted';
     const outcome: Outcome = isError ? { ok: false, error } : { ok: true, value };
     if (
@@ -677,6 +800,7 @@ export class Pipeline {
     record: CallRecord | undefined,
     retryAfterMs: number,
   ): CallRecord | undefined {
+    if (retryAfterMs <= 0) return record; // "Retry-After: 0" asks for no back-off
     const { clock } = this.services;
     if (!this.cooldown.extendTo(clock.monoMs() + retryAfterMs)) return record;
     return this.note(record, {

@@ -17,6 +17,8 @@ export class PipelineStats {
   readonly rejections = new Map<RejectionReason, number>();
   retriesScheduled = 0;
   readonly retryStops = new Map<RetryStopReason, number>();
+  /** Calls counted as successes that failed afterwards (a response body cut mid-stream). */
+  lateFailures = 0;
   rateLimitAllowed = 0;
   rateLimitDelayed = 0;
   rateLimitRejected = 0;

@@ -170,7 +170,9 @@ export class MemoryStore implements StateStore {
   }
 
   removeRecord(collection: string, id: string): Promise<boolean> {
-    return Promise.resolve(this.collections.get(collection)?.delete(id) ?? false);
+    // An expired record is already gone, as it is for get, list and count.
+    if (this.liveRecord(collection, id) === undefined) return Promise.resolve(false);
+    return Promise.resolve(this.collections.get(collection)!.delete(id));
   }
 
   countRecords(collection: string): Promise<number> {
@@ -243,9 +245,14 @@ export class MemoryStore implements StateStore {
     const slot: Slot = { value, version: ++this.version, expiresAtMs: this.expiry(ttlMs) };
     this.slots.delete(key);
     this.slots.set(key, slot);
-    if (++this.writesSinceSweep >= SWEEP_EVERY) this.sweep();
-    while (this.slots.size > this.maxKeys)
+    // At the cap, expired keys are dropped before live ones are evicted (sweeping at
+    // most every 64 writes there, so a full store of live keys stays cheap to write).
+    this.writesSinceSweep++;
+    const full = this.slots.size > this.maxKeys;
+    if (this.writesSinceSweep >= SWEEP_EVERY || (full && this.writesSinceSweep >= 64)) this.sweep();
+    while (this.slots.size > this.maxKeys) {
       this.slots.delete(this.slots.keys().next().value as string);
+    }
     return slot;
   }
 

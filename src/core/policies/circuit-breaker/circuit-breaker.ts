@@ -4,6 +4,9 @@ import type { CircuitBreakerOptions } from './options';
 import { DEFAULT_FORCED_STATE_TTL_MS } from './options';
 import { OutcomeWindow } from './outcome-window';
 
+/** Half-open probes that have not reported for this long (or the recovery timeout, if longer) are abandoned. */
+export const STUCK_PROBES_MS = 60_000;
+
 /** Returned by `tryAcquire` when the call may not proceed. */
 export const REJECTED = -1;
 
@@ -37,6 +40,7 @@ export class CircuitBreaker {
   private consecutiveFailures = 0;
   private halfOpenInFlight = 0;
   private halfOpenSuccesses = 0;
+  private lastProbeAdmittedMs = 0;
   private readonly window: OutcomeWindow;
 
   constructor(
@@ -86,6 +90,17 @@ export class CircuitBreaker {
         this.transition('closed', 'probes_succeeded');
     }
     // Forced and disabled states record nothing.
+  }
+
+  /**
+   * A failure discovered after the call was already recorded as a success (a
+   * response body cut mid-stream): counts as one failure in the closed state and
+   * re-opens a half-open breaker. No permit is needed.
+   */
+  recordLateFailure(): void {
+    // Closed state only: in half-open the late failure may belong to a call admitted
+    // before the breaker opened, and must not decide the probes' verdict.
+    if (this.current === 'closed') this.recordClosed(true, 0);
   }
 
   /** A permitted call ended without a verdict (neutral outcome): free its probe slot. */
@@ -158,8 +173,19 @@ export class CircuitBreaker {
   }
 
   private admitProbe(): number {
-    if (this.halfOpenInFlight >= this.options.halfOpenMaxCalls) return REJECTED;
+    if (this.halfOpenInFlight >= this.options.halfOpenMaxCalls) {
+      // A probe that never reports (a hung call without a timeout) would hold its slot
+      // forever; after a quiet spell the probe round starts over.
+      const nowMs = this.clock.monoMs();
+      if (
+        nowMs - this.lastProbeAdmittedMs <
+        Math.max(STUCK_PROBES_MS, this.options.recoveryTimeoutMs)
+      )
+        return REJECTED;
+      this.transition('half_open', 'probes_stuck');
+    }
     this.halfOpenInFlight++;
+    this.lastProbeAdmittedMs = this.clock.monoMs();
     return this.generation;
   }
 
@@ -167,9 +193,12 @@ export class CircuitBreaker {
     const options = this.options;
     const slow = options.slowCallDurationMs > 0 && durationMs >= options.slowCallDurationMs;
     this.window.record(failed, slow);
+    // A rate only rises on a failure (or slow call), except on the call that brings the window
+    // to minimumCalls: the rates are judged for the first time then, whatever that call was.
+    const firstJudged = this.window.count === options.minimumCalls;
     if (!failed) {
       this.consecutiveFailures = 0;
-      if (!slow) return;
+      if (!slow && !firstJudged) return;
     } else if (
       options.failureThreshold > 0 &&
       ++this.consecutiveFailures >= options.failureThreshold
@@ -180,12 +209,16 @@ export class CircuitBreaker {
     const { count, failures, slows } = this.window;
     if (count < options.minimumCalls) return;
     if (
-      failed &&
+      (failed || firstJudged) &&
       options.failureRateThreshold > 0 &&
       failures * 100 >= options.failureRateThreshold * count
     ) {
       this.open('failure_rate');
-    } else if (slow && slows * 100 >= options.slowCallRateThreshold * count) {
+    } else if (
+      (slow || firstJudged) &&
+      options.slowCallDurationMs > 0 &&
+      slows * 100 >= options.slowCallRateThreshold * count
+    ) {
       this.open('slow_call_rate');
     }
   }
@@ -203,6 +236,7 @@ export class CircuitBreaker {
     this.halfOpenInFlight = 0;
     this.halfOpenSuccesses = 0;
     this.window.reset();
-    if (from !== to || reason === 'forced') this.onTransition(from, to, reason);
+    if (from !== to || reason === 'forced' || reason === 'probes_stuck')
+      this.onTransition(from, to, reason);
   }
 }

@@ -27,7 +27,8 @@ export class DeadLetterReplayError extends Error {
   override readonly name = 'DeadLetterReplayError';
   constructor(
     message: string,
-    readonly reason: 'not_found' | 'truncated' | 'no_handler' | 'busy' | 'already_replayed',
+    readonly reason:
+      'not_found' | 'unreadable' | 'truncated' | 'no_handler' | 'busy' | 'already_replayed',
   ) {
     super(message);
   }
@@ -161,7 +162,16 @@ export class DeadLetterQueue {
     const record = await this.store.getRecord(DEAD_LETTER_COLLECTION, id);
     if (record === undefined)
       throw new DeadLetterReplayError(`dead letter "${id}" not found`, 'not_found');
-    const entry = decodeDeadLetter(record.value);
+    let entry: DeadLetterEntry;
+    try {
+      entry = decodeDeadLetter(record.value);
+    } catch (error) {
+      // Left in place for an operator to inspect; replaying what cannot be read would guess.
+      throw new DeadLetterReplayError(
+        `dead letter "${id}" cannot be read: ${(error as Error).message}`,
+        'unreadable',
+      );
+    }
     if (entry.status === 'replaying') {
       throw new DeadLetterReplayError(`dead letter "${id}" is being replayed`, 'busy');
     }

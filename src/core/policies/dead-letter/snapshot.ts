@@ -26,7 +26,15 @@ export function snapshotArguments(
   const json = JSON.stringify(plain) ?? 'null';
   const bytes = Buffer.byteLength(json);
   if (bytes <= maxBytes) return { json, truncated: false, bytes };
-  return { json: json.slice(0, Math.max(0, maxBytes)), truncated: true, bytes };
+  return { json: utf8Prefix(json, maxBytes), truncated: true, bytes };
+}
+
+/** The longest prefix of `text` within `maxBytes` of UTF-8 (not UTF-16 units), on a character boundary. */
+function utf8Prefix(text: string, maxBytes: number): string {
+  const encoded = Buffer.from(text);
+  let end = Math.max(0, Math.min(maxBytes, encoded.length));
+  while (end > 0 && end < encoded.length && (encoded[end]! & 0xc0) === 0x80) end--; // continuation byte
+  return encoded.toString('utf8', 0, end);
 }
 
 function isSensitive(key: string, lowered: readonly string[]): boolean {

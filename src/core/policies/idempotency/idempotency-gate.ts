@@ -100,6 +100,10 @@ export class IdempotencyGate {
       if (raw.v !== 1 || (raw.status !== 'executing' && raw.status !== 'completed'))
         return undefined;
       if (typeof raw.startedAtWallMs !== 'number') return undefined;
+      if (raw.result !== undefined) {
+        if (typeof raw.result !== 'string') return undefined;
+        JSON.parse(raw.result); // a stored result that cannot be replayed makes the record unreadable
+      }
       return raw as ClaimRecord;
     } catch {
       return undefined;

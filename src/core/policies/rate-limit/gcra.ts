@@ -1,5 +1,15 @@
 import type { RateLimitOptions } from './options';
 
+/**
+ * Rounding slack for GCRA arithmetic. With a fractional interval (7 per second)
+ * sums drift by a few ulps, and at large clock values (days of uptime, or epoch
+ * milliseconds in a shared store) one ulp is a sizeable fraction of a
+ * millisecond; neither may cost a permit of the burst.
+ */
+export function gcraToleranceMs(nowMs: number, intervalMs: number): number {
+  return Math.max(intervalMs * 1e-9, Math.abs(nowMs) * 16 * Number.EPSILON);
+}
+
 /** `acquire` result when no permit can be had within `maxWaitMs`. */
 export const NO_PERMIT = -1;
 
@@ -33,7 +43,7 @@ export class GcraLimiter implements PermitSource {
   acquire(nowMs: number): number {
     const next = Math.max(this.theoreticalArrivalMs, nowMs) + this.intervalMs;
     const waitMs = next - this.burstWindowMs - nowMs;
-    if (waitMs <= 0) {
+    if (waitMs <= gcraToleranceMs(nowMs, this.intervalMs)) {
       this.theoreticalArrivalMs = next;
       return 0;
     }

@@ -21,8 +21,12 @@ export function backoffDelayMs(
       delay = baseDelayMs * retry;
       break;
     case 'exponential':
-      // Capped exponent: 2^1100 is Infinity, and Infinity * 0 jitter is NaN.
-      delay = baseDelayMs * Math.pow(options.multiplier, Math.min(retry - 1, 1000));
+      // Capped exponent: 2^1100 is Infinity, and Infinity * 0 jitter is NaN. A zero base stays
+      // zero: 0 * Infinity (a large multiplier) would be NaN, which the cap below turns into maxDelay.
+      delay =
+        baseDelayMs === 0
+          ? 0
+          : baseDelayMs * Math.pow(options.multiplier, Math.min(retry - 1, 1000));
       break;
     case 'decorrelated': {
       // "Decorrelated jitter" (AWS architecture blog): uniform in [base, previous * 3].
