@@ -21,32 +21,14 @@ import {
 } from 'cockatiel';
 import { protect } from '../src/index';
 import { median, shuffle } from './lib/stats';
+import { compileLoop, timePerCall, trivialCall, type Op } from './lib/loop';
 
 export interface MicroResult {
   readonly rounds: number;
   readonly variants: { name: string; nsPerOp: number; addedNs: number; ratio: number }[];
 }
 
-type Op = () => Promise<unknown>;
-type Loop = (op: Op, iterations: number) => Promise<void>;
-
-/** A loop compiled separately per variant, so each call site stays monomorphic. */
-function compileLoop(): Loop {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- separate feedback vector per variant
-  return new Function(
-    'op',
-    'n',
-    `return (async () => {
-      for (let i = 0; i < n; i++) {
-        await op();
-        if ((i & 1023) === 0) await new Promise(resolve => setImmediate(resolve));
-      }
-    })();`,
-  ) as Loop;
-}
-
-// eslint-disable-next-line @typescript-eslint/require-await -- the trivial async callee being measured
-const fn = async (): Promise<number> => 1;
+const fn = trivialCall;
 
 function variants(): Record<string, Op> {
   const opossum = new CircuitBreakerOpossum(fn);
@@ -81,13 +63,6 @@ function variants(): Record<string, Op> {
   };
 }
 
-async function timeOne(loop: Loop, op: Op, iterations: number): Promise<number> {
-  (globalThis as { gc?: () => void }).gc?.();
-  const start = process.hrtime.bigint();
-  await loop(op, iterations);
-  return Number(process.hrtime.bigint() - start) / iterations;
-}
-
 export async function runMicro(rounds = 15, sampleMs = 25): Promise<MicroResult> {
   // Under real concurrency the 3 s and 10 s timer lists exist; keep them alive so
   // timer-using variants are not charged for rebuilding them on every call.
@@ -101,7 +76,7 @@ export async function runMicro(rounds = 15, sampleMs = 25): Promise<MicroResult>
     const op = ops[name]!;
     const loop = loops.get(name)!;
     await loop(op, 20_000); // warm up the JIT
-    const ns = await timeOne(loop, op, 20_000);
+    const ns = await timePerCall(loop, op, 20_000);
     iterations.set(name, Math.max(200, Math.round((sampleMs * 1e6) / ns)));
   }
   const perRound: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
@@ -110,7 +85,7 @@ export async function runMicro(rounds = 15, sampleMs = 25): Promise<MicroResult>
   for (let round = 0; round < rounds; round++) {
     const measured: Record<string, number> = {};
     for (const name of shuffle(names)) {
-      measured[name] = await timeOne(loops.get(name)!, ops[name]!, iterations.get(name)!);
+      measured[name] = await timePerCall(loops.get(name)!, ops[name]!, iterations.get(name)!);
     }
     for (const name of names) {
       perRound[name]!.push(measured[name]!);

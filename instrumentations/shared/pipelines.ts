@@ -24,11 +24,12 @@ export class PipelineCache {
     private readonly extras: PipelineExtras,
   ) {}
 
-  get(owner: object, describe: () => DependencyDescriptor): Pipeline {
+  /** `describe` gets `owner`, so hot paths can pass one static function instead of a closure per call. */
+  get<T extends object>(owner: T, describe: (owner: T) => DependencyDescriptor): Pipeline {
     const engine = activeEngine(this.context);
     const cached = this.cache.get(owner);
     if (cached !== undefined && cached.engine === engine) return cached.pipeline;
-    const descriptor = describe();
+    const descriptor = describe(owner);
     const pipeline = engine.dependency(dependencyKey(descriptor), descriptor, this.extras);
     this.cache.set(owner, { engine, pipeline });
     return pipeline;

@@ -1,11 +1,15 @@
 import { INSTRUMENTATIONS } from '../../instrumentations';
 import { ModuleHooks } from '../../instrumentations/shared/module-hooks';
 import type { AgentContext } from '../../instrumentations/shared/types';
-import { baldurGlobal } from '../api/global-state';
+import { baldurGlobal, engineTelemetryOptions } from '../api/global-state';
 import { ConfigError } from '../config/config-error';
 import { loadProcessConfig, strictFromEnvironment, type BaldurConfig } from '../config/load';
-import { Engine } from '../engine/engine';
+import { readOtelEnvironment } from '../config/otel-env';
+import { Engine, type EngineOptions } from '../engine/engine';
 import { createLogger, type Logger } from '../log';
+import { createTelemetry } from '../telemetry';
+import type * as FleetModule from '../fleet/fleet';
+import type * as CreateStore from '../store/create-store';
 import { installExitHandlers } from './signals';
 
 /** Exit status for an invalid configuration under `BALDUR_STRICT=true` (EX_CONFIG). */
@@ -62,10 +66,29 @@ export function startAgent(options: { esm: boolean }): Agent | undefined {
   }
 
   const state = baldurGlobal();
-  const engine = new Engine({ config, logger, bus: state.bus });
+  // Telemetry first: whether durations are measured is an engine option, and its module patches
+  // must come before the instrumentations' (see Telemetry.addLibraryPatches).
+  const telemetry = createTelemetry({
+    config,
+    otel: readOtelEnvironment(),
+    logger,
+    bus: state.bus,
+    engine: () => state.engine,
+    durationSink: state.telemetry.durationSink,
+    esm: options.esm,
+  });
+  state.telemetry.measureDurations = telemetry?.measureDurations ?? false;
+  const engine = new Engine({
+    config,
+    logger,
+    bus: state.bus,
+    ...engineTelemetryOptions(state),
+    ...sharedStateOptions(config, logger),
+  });
   state.engine = engine;
   const context: AgentContext = { engine, logger, config };
   const hooks = new ModuleHooks(context);
+  telemetry?.addLibraryPatches(hooks);
   const installed: string[] = [];
   for (const instrumentation of INSTRUMENTATIONS) {
     if (!config.instrumentations.includes(instrumentation.name)) continue;
@@ -81,9 +104,13 @@ export function startAgent(options: { esm: boolean }): Agent | undefined {
     }
   }
   hooks.enable(options.esm);
+  telemetry?.schedule();
 
   const removeExitHandlers = installExitHandlers(
-    () => engine.deadLetters.flush(),
+    () =>
+      Promise.all([engine.deadLetters.flush(), telemetry?.flush(EXIT_FLUSH_DEADLINE_MS)]).then(
+        () => undefined,
+      ),
     EXIT_FLUSH_DEADLINE_MS,
   );
   const agent: Agent = {
@@ -94,7 +121,7 @@ export function startAgent(options: { esm: boolean }): Agent | undefined {
     async shutdown() {
       removeExitHandlers();
       hooks.disable();
-      await engine.shutdown();
+      await Promise.all([engine.shutdown(), telemetry?.shutdown()]);
     },
   };
   Object.defineProperty(globalThis, kAgent, {
@@ -106,4 +133,19 @@ export function startAgent(options: { esm: boolean }): Agent | undefined {
     `agent started (${installed.join(', ') || 'no instrumentations'}; ${options.esm ? 'CommonJS + ESM' : 'CommonJS'})`,
   );
   return agent;
+}
+
+/**
+ * A shared store and the fleet layer, when the configuration asks for one.
+ * Required lazily: in the default memory mode the preload never loads (nor
+ * keeps in memory) the Redis, SQL and fleet code.
+ */
+function sharedStateOptions(config: BaldurConfig, logger: Logger): Partial<EngineOptions> {
+  if (config.store.redisUrl === undefined && config.store.sqlDsn === undefined) return {};
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { storeOptionForAgent } = require('../store/create-store') as typeof CreateStore;
+  const { createFleet } = require('../fleet/fleet') as typeof FleetModule;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const option = storeOptionForAgent(config, logger);
+  return option.store === undefined ? {} : { store: option.store, fleet: createFleet };
 }

@@ -1,4 +1,5 @@
 import { EventBus } from '../core/events';
+import type { DurationSinkSlot } from '../core/pipeline/stats';
 import type { ReplayHandler } from '../core/policies/dead-letter/dead-letter-queue';
 import { loadConfig } from '../config/load';
 import { Engine } from '../engine/engine';
@@ -16,6 +17,12 @@ interface BaldurGlobal {
   readonly defaultReplays: Map<string, ReplayHandler>;
   /** One bus for the process, so `events.on()` subscriptions survive `start()`. */
   readonly bus: EventBus;
+  /** What the telemetry layer asks of every engine, including ones `start()` creates later. */
+  readonly telemetry: {
+    /** Measure per-call durations (metrics are exported). */
+    measureDurations: boolean;
+    readonly durationSink: DurationSinkSlot;
+  };
 }
 
 const KEY = Symbol.for('baldur.global.v1');
@@ -31,17 +38,38 @@ export function baldurGlobal(): BaldurGlobal {
       bus: new EventBus(error =>
         process.emitWarning(`baldur: an event listener threw: ${String(error)}`),
       ),
+      telemetry: { measureDurations: false, durationSink: { current: undefined } },
     };
     Object.defineProperty(globalThis, KEY, { value: state, enumerable: false, configurable: true });
   }
+  // A state created by an older copy of this package has no telemetry settings yet.
+  (state as { telemetry?: BaldurGlobal['telemetry'] }).telemetry ??= {
+    measureDurations: false,
+    durationSink: { current: undefined },
+  };
   return state;
 }
 
 /** The running engine; without `start()`, one with built-in defaults is created on first use. */
 export function currentEngine(): Engine {
   const state = baldurGlobal();
-  state.engine ??= new Engine({ config: loadConfig({ files: false }).config, bus: state.bus });
+  state.engine ??= new Engine({
+    config: loadConfig({ files: false }).config,
+    bus: state.bus,
+    ...engineTelemetryOptions(state),
+  });
   return state.engine;
+}
+
+/** The telemetry settings every engine of this process is built with. */
+export function engineTelemetryOptions(state: BaldurGlobal = baldurGlobal()): {
+  measureDurations: boolean;
+  durationSink: DurationSinkSlot;
+} {
+  return {
+    measureDurations: state.telemetry.measureDurations,
+    durationSink: state.telemetry.durationSink,
+  };
 }
 
 export function replayHandlerFor(name: string): ReplayHandler | undefined {

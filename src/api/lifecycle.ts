@@ -2,7 +2,9 @@ import { loadProcessConfig } from '../config/load';
 import type { BaldurOptions } from '../config/schema';
 import { Engine } from '../engine/engine';
 import { createLogger } from '../log';
-import { baldurGlobal } from './global-state';
+import { createFleet } from '../fleet/fleet';
+import { createStore } from '../store/create-store';
+import { baldurGlobal, engineTelemetryOptions } from './global-state';
 
 /**
  * Configure Baldur: built-in defaults < config file < `BALDUR_*` environment <
@@ -15,7 +17,14 @@ export function start(options?: BaldurOptions): void {
   const logger = createLogger(config.logLevel);
   for (const warning of warnings) logger.warn(warning);
   const state = baldurGlobal();
-  const engine = new Engine({ config, logger, bus: state.bus });
+  const store = createStore(config, { logger }); // throws ConfigError like the rest of the configuration
+  const engine = new Engine({
+    config,
+    logger,
+    bus: state.bus,
+    ...engineTelemetryOptions(state),
+    ...(store === undefined ? {} : { store, fleet: createFleet }),
+  });
   if (!config.enabled) engine.setKillSwitch(true, 'disabled by configuration (enabled: false)');
   if (file !== undefined) logger.info(`configuration read from ${file}`);
   const previous = state.engine;

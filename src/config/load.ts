@@ -2,6 +2,13 @@ import {
   DEAD_LETTER_LIMIT_DEFAULTS,
   type DeadLetterLimits,
 } from '../core/policies/dead-letter/options';
+import { parseRedisUrl } from '../store/redis/redis-url';
+import { STORE_TIMEOUT_DEFAULT_MS } from '../store/store-defaults';
+import { SQL_STORE_DEFAULTS } from '../store/sql/options';
+import {
+  FLEET_RECONCILE_INTERVAL_DEFAULT_MS,
+  FLEET_SNAPSHOT_INTERVAL_DEFAULT_MS,
+} from '../fleet/defaults';
 import { ConfigError } from './config-error';
 import { configFromEnv, type Environment } from './env';
 import { findConfigFile, readConfigFile } from './file';
@@ -26,6 +33,7 @@ export interface BaldurConfig {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly instrumentations: readonly InstrumentationName[];
   readonly maxDependencies: number;
+  readonly errorStackTraces: boolean;
   readonly defaults: PolicyInput;
   readonly dependencies: readonly DependencyInput[];
   readonly deadLetters: DeadLetterLimits;
@@ -36,7 +44,20 @@ export interface BaldurConfig {
     readonly redisPassword: string | undefined;
     readonly redisSentinelPassword: string | undefined;
     readonly sqlDsn: string | undefined;
+    /** Run the SQL migrations at start (else only check the schema version). */
+    readonly sqlMigrate: boolean;
+    readonly sqlPoolSize: number;
+    /** MySQL pub/sub poll period, ms. */
+    readonly sqlPollInterval: number;
     readonly keyPrefix: string;
+    /** Budget of one shared-store call. */
+    readonly timeout: number;
+    /** Fleet-wide rate limits while the shared store is unavailable. */
+    readonly rateLimitFallback: 'local' | 'open' | 'closed';
+    /** Period of the fleet's reconciliation read (shared breakers, cooldowns, kill switch). */
+    readonly reconcileInterval: number;
+    /** Period of the instance status snapshot. */
+    readonly snapshotInterval: number;
   };
   readonly admin: {
     readonly port: number | undefined;
@@ -46,6 +67,8 @@ export interface BaldurConfig {
     readonly viewerKey: string | undefined;
   };
   readonly otelSdk: 'auto' | 'off';
+  /** With Baldur's own SDK: apply the official client instrumentations. */
+  readonly otelClientSpans: boolean;
 }
 
 export interface ConfigSources {
@@ -136,6 +159,8 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const config = resolve(parsed, env);
   // Cross-field checks run now, so that a bad combination fails at start, not on a first call.
   try {
+    // A Redis URL carrying credentials is refused here, at start, without echoing it.
+    if (config.store.redisUrl !== undefined) parseRedisUrl(config.store.redisUrl);
     resolvePipelineOptions('defaults', [config.defaults], {}, 'defaults');
     config.dependencies.forEach((entry, i) =>
       resolvePipelineOptions(
@@ -170,6 +195,7 @@ function resolve(input: ConfigInput, env: Environment): BaldurConfig {
     logLevel: input.logLevel ?? 'warn',
     instrumentations: input.instrumentations ?? [...INSTRUMENTATION_NAMES],
     maxDependencies: input.maxDependencies ?? 500,
+    errorStackTraces: input.errorStackTraces ?? false,
     defaults: input.defaults ?? {},
     dependencies: input.dependencies ?? [],
     deadLetters: {
@@ -185,7 +211,14 @@ function resolve(input: ConfigInput, env: Environment): BaldurConfig {
       redisPassword: store.redisPassword,
       redisSentinelPassword: store.redisSentinelPassword,
       sqlDsn: store.sqlDsn,
+      sqlMigrate: store.sqlMigrate ?? SQL_STORE_DEFAULTS.migrate,
+      sqlPoolSize: store.sqlPoolSize ?? SQL_STORE_DEFAULTS.poolSize,
+      sqlPollInterval: store.sqlPollInterval ?? SQL_STORE_DEFAULTS.pollIntervalMs,
       keyPrefix: store.keyPrefix ?? 'baldur',
+      timeout: store.timeout ?? STORE_TIMEOUT_DEFAULT_MS,
+      rateLimitFallback: store.rateLimitFallback ?? 'local',
+      reconcileInterval: store.reconcileInterval ?? FLEET_RECONCILE_INTERVAL_DEFAULT_MS,
+      snapshotInterval: store.snapshotInterval ?? FLEET_SNAPSHOT_INTERVAL_DEFAULT_MS,
     },
     admin: {
       port: admin.port,
@@ -195,6 +228,7 @@ function resolve(input: ConfigInput, env: Environment): BaldurConfig {
       viewerKey: admin.viewerKey,
     },
     otelSdk: input.otel?.sdk ?? 'auto',
+    otelClientSpans: input.otel?.clientSpans ?? true,
   };
 }
 

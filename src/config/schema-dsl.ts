@@ -176,6 +176,9 @@ export class EnumSchema<T extends string> extends Schema<T> {
 }
 
 export class StringSchema extends Schema<string> {
+  /** Never shown in errors (passwords, URLs that may carry one). */
+  sensitive = false;
+
   constructor(
     readonly pattern?: RegExp,
     readonly patternText?: string,
@@ -185,12 +188,24 @@ export class StringSchema extends Schema<string> {
   get expected(): string {
     return this.patternText ?? 'a non-empty string';
   }
+  /** Keep the value out of error messages and issues. */
+  secret(): this {
+    this.sensitive = true;
+    return this;
+  }
   parseValue(value: unknown, path: string, ctx: ParseContext): Parsed<string> {
     if (
       typeof value !== 'string' ||
       value.trim() === '' ||
       (this.pattern !== undefined && !this.pattern.test(value))
     ) {
+      if (this.sensitive) {
+        return ctx.fail(
+          path,
+          '[redacted]',
+          `the value (not shown: it may hold credentials) is not ${this.expected}`,
+        );
+      }
       return ctx.fail(path, value, `${show(value)} is not ${this.expected}`);
     }
     return value;

@@ -278,22 +278,64 @@ export const inboundSchema = s.object({
 export const storeSchema = s.object({
   redisUrl: s
     .string(
-      /^(redis|rediss|redis\+sentinel|rediss\+sentinel|redis\+cluster):\/\//,
-      'a redis://, rediss://, redis+sentinel://, rediss+sentinel:// or redis+cluster:// URL',
+      /^(redis|rediss|redis\+sentinel|rediss\+sentinel|redis\+cluster|rediss\+cluster):\/\//i,
+      'a redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster:// URL',
     )
+    .secret()
     .optional()
     .describe('shared Redis store'),
   redisUsername: s.string().optional().describe('Redis ACL user'),
-  redisPassword: s.string().optional().describe('Redis password'),
-  redisSentinelPassword: s.string().optional().describe('password of the Sentinel nodes'),
+  redisPassword: s.string().secret().optional().describe('Redis password'),
+  redisSentinelPassword: s.string().secret().optional().describe('password of the Sentinel nodes'),
   sqlDsn: s
     .string(/^(postgres|postgresql|mysql):\/\//, 'a postgresql:// or mysql:// URL')
+    .secret()
     .optional()
     .describe('shared SQL store'),
+  sqlMigrate: s
+    .boolean()
+    .optional()
+    .describe(
+      'create and upgrade the SQL tables at start; false: only check the schema version (apply the DDL by hand)',
+      true,
+    ),
+  sqlPoolSize: s
+    .int(1, 100)
+    .optional()
+    .describe('connections of the SQL store (PostgreSQL adds one for LISTEN)', 4),
+  sqlPollInterval: s
+    .duration(10, 10_000)
+    .optional()
+    .describe('MySQL: how often subscribers poll for published messages', '250ms'),
   keyPrefix: s
     .string(/^[A-Za-z0-9_]{1,32}$/, 'letters, digits and _ (1-32)')
     .optional()
     .describe('namespace of store keys and tables', 'baldur'),
+  timeout: s
+    .duration(10, 60_000)
+    .optional()
+    .describe(
+      'budget of one shared-store call; slower calls fail and count towards the store breaker',
+      '250ms',
+    ),
+  rateLimitFallback: s
+    .enum(['local', 'open', 'closed'] as const)
+    .optional()
+    .describe(
+      'fleet-wide rate limits while the shared store is unavailable: enforce per process, let calls through, or reject them',
+      'local',
+    ),
+  reconcileInterval: s
+    .duration(100, 600_000)
+    .optional()
+    .describe(
+      'how often each instance re-reads shared breaker, cooldown and kill-switch state to heal missed messages',
+      '2s',
+    ),
+  snapshotInterval: s
+    .duration(1_000, 600_000)
+    .optional()
+    .describe('how often each instance publishes its status snapshot (kept 3 intervals)', '10s'),
 });
 
 export const adminSchema = s.object({
@@ -324,6 +366,10 @@ export const configSchema = s.object({
     .list(s.enum(INSTRUMENTATION_NAMES))
     .optional()
     .describe('clients to protect', 'all'),
+  errorStackTraces: s
+    .boolean()
+    .optional()
+    .describe('Baldur rejections capture a stack trace (costs ~3-4 µs each)', false),
   maxDependencies: s
     .int(1, 100_000)
     .optional()
@@ -343,6 +389,13 @@ export const configSchema = s.object({
         .enum(['auto', 'off'] as const)
         .optional()
         .describe('start the OTel SDK unless one is registered', 'auto'),
+      clientSpans: s
+        .boolean()
+        .optional()
+        .describe(
+          "with Baldur's SDK: apply the official client instrumentations (a client span per attempt)",
+          true,
+        ),
     })
     .optional(),
 });

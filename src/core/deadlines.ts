@@ -74,18 +74,27 @@ const MAX_LANES = 64;
  */
 export class Deadlines {
   private readonly lanes = new Map<number, Lane>();
+  /** Most pipelines use one timeout: remember the last lane to skip the map lookup. */
+  private lastDuration = -1;
+  private lastLane: Lane | undefined = undefined;
 
   constructor(private readonly clock: Clock) {}
 
-  schedule(entry: DeadlineEntry, durationMs: number): void {
+  /**
+   * Arm `entry` to fire `durationMs` after `nowMs` (pass the caller's own clock
+   * read when it has one: a clock read costs about as much as the rest of this).
+   */
+  schedule(entry: DeadlineEntry, durationMs: number, nowMs: number = this.clock.monoMs()): void {
     const duration = Math.max(0, Math.round(durationMs));
-    entry.dueMs = this.clock.monoMs() + duration;
-    let lane = this.lanes.get(duration);
+    entry.dueMs = nowMs + duration;
+    let lane = duration === this.lastDuration ? this.lastLane : this.lanes.get(duration);
     if (lane === undefined && this.lanes.size < MAX_LANES) {
       lane = new Lane(this.clock);
       this.lanes.set(duration, lane);
     }
     if (lane !== undefined) {
+      this.lastDuration = duration;
+      this.lastLane = lane;
       lane.push(entry);
       return;
     }

@@ -55,6 +55,8 @@ export interface TimeoutEvent {
   readonly scope: 'attempt' | 'total';
   readonly timeoutMs: number;
   readonly attempt: number;
+  /** Observe mode: the call ran past the limit and was let run. */
+  readonly observed: boolean;
   readonly atWallMs: number;
 }
 
@@ -107,6 +109,8 @@ export interface EventfulCallEvent {
   readonly type: 'call.eventful';
   readonly dependency: string;
   readonly outcome: CallOutcome;
+  /** The policy that decided the outcome (`none`: the dependency's own answer stood). */
+  readonly policy: PolicyKind | 'none';
   readonly attempts: number;
   readonly startWallMs: number;
   readonly durationMs: number;

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../core/clock';
+import { setRejectionStackTraces } from '../core/errors';
 import { Deadlines } from '../core/deadlines';
 import { EventBus } from '../core/events';
 import { Controls, type Mode } from '../core/pipeline/controls';
 import type { PipelineOptions } from '../core/pipeline/options';
 import { Pipeline, type PipelineServices } from '../core/pipeline/pipeline';
+import type { DurationSinkSlot } from '../core/pipeline/stats';
 import type { PipelineStatus } from '../core/pipeline/status';
 import {
   DeadLetterQueue,
@@ -17,11 +19,15 @@ import {
 import type { DeadLetterEntry } from '../core/policies/dead-letter/entry';
 import { IdempotencyGate } from '../core/policies/idempotency/idempotency-gate';
 import type { StateStore, StoreKind } from '../core/store';
+import type { StoreHealth } from '../store/resilient-store';
 import type { BaldurConfig } from '../config/load';
 import { findDependencyIndex, type DependencyDescriptor } from '../config/match';
 import { resolvePipelineOptions, type PipelineExtras } from '../config/policies';
 import { createLogger, type Logger } from '../log';
 import { MemoryStore } from '../store/memory/memory-store';
+import type { Fleet, FleetParts } from '../fleet/fleet';
+import type { InstanceSnapshot } from '../fleet/records';
+import { describeInstance } from '../fleet/snapshots';
 
 export interface InstanceInfo {
   readonly id: string;
@@ -36,7 +42,8 @@ export interface EngineStatus {
   readonly mode: Mode;
   readonly killSwitch: boolean;
   readonly controlReason: string | undefined;
-  readonly store: { readonly kind: StoreKind };
+  /** The store's kind and, for a shared store, its health (availability, outbox). */
+  readonly store: { readonly kind: StoreKind; readonly health?: StoreHealth };
   readonly pipelines: readonly PipelineStatus[];
 }
 
@@ -51,8 +58,16 @@ export interface EngineOptions {
   readonly bus?: EventBus;
   /** Record per-call durations (on when metrics are exported). */
   readonly measureDurations?: boolean;
+  /** Where measured durations also go (filled by the telemetry layer when it reports through an SDK it does not own). */
+  readonly durationSink?: DurationSinkSlot;
   readonly instanceId?: string;
   readonly createPermitSource?: PipelineServices['createPermitSource'];
+  /**
+   * Builds the fleet layer that shares breakers, rate limits, cooldowns, the
+   * kill switch and status through the store (src/fleet: `createFleet`). Given
+   * by whoever chose a shared store, so memory mode never loads that code.
+   */
+  readonly fleet?: ((parts: FleetParts) => Fleet) | undefined;
 }
 
 /** Key used for dependencies beyond the cardinality cap. */
@@ -73,6 +88,8 @@ export class Engine {
   readonly deadLetters: DeadLetterQueue;
   readonly logger: Logger;
   readonly instance: InstanceInfo;
+  /** The fleet layer (a shared store); undefined when this process decides alone. */
+  readonly fleet: Fleet | undefined;
   private readonly idempotency: IdempotencyGate;
   private readonly services: PipelineServices;
   private readonly pipelines = new Map<string, Pipeline>();
@@ -81,6 +98,7 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.config = options.config;
+    setRejectionStackTraces(options.config.errorStackTraces);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger(options.config.logLevel);
     this.bus =
@@ -97,6 +115,16 @@ export class Engine {
       pid: process.pid,
       startedAtWallMs: this.clock.wallMs(),
     });
+    this.fleet =
+      options.fleet !== undefined && options.config.enabled
+        ? options.fleet({
+            store: this.store,
+            clock: this.clock,
+            logger: this.logger,
+            instanceId: this.instance.id,
+            config: options.config,
+          })
+        : undefined;
     const reportError = (operation: string, error: unknown): void =>
       this.logger.once(`store:${operation}`, 'warn', `state store ${operation} failed`, error);
     this.deadLetters = new DeadLetterQueue(
@@ -118,9 +146,11 @@ export class Engine {
       deadLetters: this.deadLetters,
       idempotency: this.idempotency,
       measureDurations: options.measureDurations ?? false,
+      durationSink: options.durationSink,
       reportError,
-      createPermitSource: options.createPermitSource,
+      createPermitSource: options.createPermitSource ?? this.fleet?.createPermitSource,
     };
+    this.fleet?.attach(this);
   }
 
   /** The pipeline registered under `name`, building it with `build` on first use. */
@@ -129,6 +159,7 @@ export class Engine {
     if (pipeline === undefined) {
       pipeline = new Pipeline(build(), this.services);
       this.pipelines.set(name, pipeline);
+      this.fleet?.pipelineCreated(pipeline);
     }
     return pipeline;
   }
@@ -182,9 +213,19 @@ export class Engine {
       mode: control.mode,
       killSwitch: control.killSwitch,
       controlReason: control.reason,
-      store: { kind: this.store.kind },
+      store: describeStore(this.store),
       pipelines: this.list().map(p => p.status()),
     };
+  }
+
+  /**
+   * The latest status snapshot of every instance sharing the store (this one
+   * first, fresh); with no shared store, this instance only. Rejects with a
+   * `StoreError` when the store cannot be read.
+   */
+  async instances(): Promise<InstanceSnapshot[]> {
+    if (this.fleet !== undefined) return this.fleet.listInstances();
+    return [describeInstance(this.status(), this.clock.wallMs(), 0, true)];
   }
 
   /** Force a breaker open for `ttlMs` (default 90 min). False when no such breaker exists. */
@@ -232,6 +273,7 @@ export class Engine {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.fleet?.close();
     await this.deadLetters.flush();
     await this.store.close();
   }
@@ -246,4 +288,9 @@ export class Engine {
       atWallMs: this.clock.wallMs(),
     });
   }
+}
+
+function describeStore(store: StateStore): EngineStatus['store'] {
+  const health = (store as { health?: () => StoreHealth }).health?.();
+  return health === undefined ? { kind: store.kind } : { kind: store.kind, health };
 }

@@ -17,9 +17,16 @@ export const ATTR = {
   STORE: 'baldur.store',
   STORE_OPERATION: 'baldur.store.operation',
   ATTEMPT: 'baldur.attempt',
+  /** Attempts a logical call made (on the `baldur` span). */
+  ATTEMPTS: 'baldur.attempts',
   MODE: 'baldur.mode',
   RETRY_AFTER_MS: 'baldur.retry_after_ms',
   DELAY_MS: 'baldur.delay_ms',
+  TIMEOUT_MS: 'baldur.timeout_ms',
+  /** Calls waiting for the bulkhead when this one joined the queue. */
+  QUEUED: 'baldur.queued',
+  DEAD_LETTER_ID: 'baldur.dead_letter.id',
+  IDEMPOTENCY_DECISION: 'baldur.idempotency.decision',
   ROUTE: 'baldur.route',
 } as const;
 
@@ -37,4 +44,8 @@ export const SPAN_NAMES = {
   BULKHEAD_QUEUED: 'baldur.bulkhead.queued',
   DEAD_LETTER: 'baldur.dead_letter',
   DEAD_LETTER_REPLAY: 'baldur.dead_letter.replay',
+  IDEMPOTENCY: 'baldur.idempotency',
 } as const;
+
+/** OpenTelemetry scope (tracer and meter) name of everything Baldur reports. */
+export const INSTRUMENTATION_SCOPE = 'baldur';

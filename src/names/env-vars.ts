@@ -31,6 +31,11 @@ export const ENV_VARS: readonly EnvVarDefinition[] = Object.freeze([
     'comma list of `http,fetch,pg,mysql2,ioredis,inbound` (default all)',
   ),
   v(
+    'BALDUR_ERROR_STACK_TRACES',
+    'errorStackTraces',
+    '`true`: Baldur rejections capture a stack trace (off by default: ~3-4 µs per rejection)',
+  ),
+  v(
     'BALDUR_MAX_DEPENDENCIES',
     'maxDependencies',
     'distinct dependency keys before the rest share `other` (default 500)',
@@ -38,7 +43,7 @@ export const ENV_VARS: readonly EnvVarDefinition[] = Object.freeze([
   v(
     'BALDUR_REDIS_URL',
     'store.redisUrl',
-    'shared Redis store: `redis://`, `rediss://`, `redis+sentinel://`, `rediss+sentinel://`, `redis+cluster://`',
+    'shared Redis store: `redis://`, `rediss://`, `redis+sentinel://`, `rediss+sentinel://`, `redis+cluster://`, `rediss+cluster://` (no credentials in the URL)',
   ),
   v(
     'BALDUR_REDIS_USERNAME',
@@ -53,9 +58,44 @@ export const ENV_VARS: readonly EnvVarDefinition[] = Object.freeze([
   ),
   v('BALDUR_SQL_DSN', 'store.sqlDsn', 'shared SQL store: `postgresql://…` or `mysql://…`'),
   v(
+    'BALDUR_SQL_MIGRATE',
+    'store.sqlMigrate',
+    '`false`: never run DDL; the SQL store only checks that its tables are at a version it can use (default `true`)',
+  ),
+  v(
+    'BALDUR_SQL_POOL_SIZE',
+    'store.sqlPoolSize',
+    'connections of the SQL store (default 4; PostgreSQL adds one for LISTEN)',
+  ),
+  v(
+    'BALDUR_SQL_POLL_INTERVAL',
+    'store.sqlPollInterval',
+    'MySQL pub/sub: how often subscribers poll for messages (default `250ms`)',
+  ),
+  v(
     'BALDUR_KEY_PREFIX',
     'store.keyPrefix',
     'namespace for store keys and tables (default `baldur`)',
+  ),
+  v(
+    'BALDUR_STORE_TIMEOUT',
+    'store.timeout',
+    'budget of one shared-store call (default `250ms`); slower calls fail and count towards the store breaker',
+  ),
+  v(
+    'BALDUR_STORE_RATE_LIMIT_FALLBACK',
+    'store.rateLimitFallback',
+    'fleet-wide rate limits while the shared store is unavailable: `local` (default, per process), `open` or `closed`',
+  ),
+  v(
+    'BALDUR_STORE_RECONCILE_INTERVAL',
+    'store.reconcileInterval',
+    'how often each instance re-reads shared breaker, cooldown and kill-switch state to heal missed messages (default `2s`)',
+  ),
+  v(
+    'BALDUR_STORE_SNAPSHOT_INTERVAL',
+    'store.snapshotInterval',
+    'how often each instance publishes its status snapshot for `/status` (default `10s`)',
   ),
   v(
     'BALDUR_ADMIN_PORT',
@@ -70,6 +110,11 @@ export const ENV_VARS: readonly EnvVarDefinition[] = Object.freeze([
     'BALDUR_OTEL_SDK',
     'otel.sdk',
     '`auto` (default: start the OTel SDK unless one is registered) or `off`',
+  ),
+  v(
+    'BALDUR_OTEL_CLIENT_SPANS',
+    'otel.clientSpans',
+    "`false`: Baldur's SDK applies no official client instrumentations (no client span per attempt; about 25 ms less startup)",
   ),
   v('BALDUR_CB_ENABLED', 'defaults.circuitBreaker.enabled', 'default breaker on/off'),
   v(

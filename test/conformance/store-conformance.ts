@@ -19,6 +19,13 @@ export interface StoreHarness {
   stores: StateStore[];
   elapse(ms: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Stretch the time-based scenarios (steps, short TTLs, windows) by this
+   * factor; default 1. For backends whose writes wait for a disk flush (SQL),
+   * so that a loaded machine cannot push a few sequential writes past a
+   * 100 ms TTL.
+   */
+  timeScale?: number;
 }
 
 /** One step of store time in the time-based tests; a networked run waits about two of them in total. */
@@ -38,6 +45,9 @@ export function describeStoreConformance(
 ): void {
   describe(`StateStore conformance: ${name}`, () => {
     let harness: StoreHarness;
+    /** STEP_MS and SHORT_TTL_MS, stretched by the harness's timeScale. */
+    const stepMs = (): number => STEP_MS * (harness.timeScale ?? 1);
+    const shortTtlMs = (): number => SHORT_TTL_MS * (harness.timeScale ?? 1);
     const run = randomUUID().slice(0, 8);
     let sequence = 0;
     /** A name no other test, run or process uses. */
@@ -569,7 +579,7 @@ export function describeStoreConformance(
       };
 
       beforeAll(() => {
-        const timeline = new Timeline(ms => harness.elapse(ms), STEP_MS);
+        const timeline = new Timeline(ms => harness.elapse(ms), stepMs());
         for (const [title, promise] of timeline.start(scenarios)) {
           results.set(title, promise);
           promise.catch(() => undefined); // reported by the test that awaits it
@@ -581,10 +591,10 @@ export function describeStoreConformance(
         const long = unique('ttl-long');
         const persistent = unique('ttl-none');
         const cleared = unique('ttl-cleared');
-        await client(0).set(short, 'short', { ttlMs: SHORT_TTL_MS });
+        await client(0).set(short, 'short', { ttlMs: shortTtlMs() });
         await client(0).set(long, 'long', { ttlMs: LONG_TTL_MS });
         await client(0).set(persistent, 'persistent');
-        await client(0).set(cleared, 'with ttl', { ttlMs: SHORT_TTL_MS });
+        await client(0).set(cleared, 'with ttl', { ttlMs: shortTtlMs() });
         await client(0).set(cleared, 'rewritten without ttl');
         expect((await client(1).get(short))?.value).toBe('short');
         await step();
@@ -599,7 +609,7 @@ export function describeStoreConformance(
         const key = unique('ttl-claim');
         const old = (await client(0).set(key, 'crashed owner', {
           ifVersion: 0,
-          ttlMs: SHORT_TTL_MS,
+          ttlMs: shortTtlMs(),
         }))!;
         expect(await client(1).set(key, 'too early', { ifVersion: 0 })).toBeUndefined();
         await step();
@@ -613,26 +623,26 @@ export function describeStoreConformance(
 
       timed('an increment window is fixed at first use and restarts after it', async step => {
         const key = unique('window');
-        const windowMs = STEP_MS * 1.5;
+        const windowMs = stepMs() * 1.5;
         expect((await client(0).increment(key, 1, windowMs)).value).toBe(1);
         await step();
         // Still inside the window: the count carries on, and this increment does not extend it.
         const inside = await client(1).increment(key, 1, windowMs);
         expect(inside.value).toBe(2);
-        expect(inside.resetInMs).toBeLessThan(windowMs - STEP_MS / 2);
+        expect(inside.resetInMs).toBeLessThan(windowMs - stepMs() / 2);
         await step();
         const restarted = await client(0).increment(key, 5, windowMs);
         expect(restarted.value).toBe(5);
-        expect(restarted.resetInMs).toBeGreaterThan(windowMs - STEP_MS);
+        expect(restarted.resetInMs).toBeGreaterThan(windowMs - stepMs());
         expect(restarted.resetInMs).toBeLessThanOrEqual(windowMs);
       });
 
       timed('a raised value expires with its ttl unless a higher raise extended it', async step => {
         const plain = unique('raise-ttl');
         const extended = unique('raise-extended');
-        expect(await client(0).raise(plain, 10, SHORT_TTL_MS)).toBe(10);
+        expect(await client(0).raise(plain, 10, shortTtlMs())).toBe(10);
         expect(await client(1).raise(plain, 5, LONG_TTL_MS)).toBe(10);
-        expect(await client(0).raise(extended, 10, SHORT_TTL_MS)).toBe(10);
+        expect(await client(0).raise(extended, 10, shortTtlMs())).toBe(10);
         expect(await client(1).raise(extended, 20, LONG_TTL_MS)).toBe(20);
         await step();
         expect(await client(1).raise(plain, 3, LONG_TTL_MS)).toBe(3);
@@ -642,12 +652,12 @@ export function describeStoreConformance(
       timed('an emptied permit bucket refills to its burst, not beyond', async step => {
         const key = unique('refill');
         // One permit per 50 ms: a step refills the whole burst of 2 (and more, were it not capped).
-        const request = { limit: 2, perMs: 100, burst: 2 };
+        const request = { limit: 2, perMs: 100 * (harness.timeScale ?? 1), burst: 2 };
         expect((await client(0).takePermits(key, { ...request, requested: 2 })).granted).toBe(2);
         const empty = await client(1).takePermits(key, { ...request, requested: 1 });
         expect(empty.granted).toBe(0);
         expect(empty.retryAfterMs).toBeGreaterThan(0);
-        expect(empty.retryAfterMs).toBeLessThanOrEqual(50);
+        expect(empty.retryAfterMs).toBeLessThanOrEqual(50 * (harness.timeScale ?? 1));
         await step();
         expect((await client(1).takePermits(key, { ...request, requested: 10 })).granted).toBe(2);
       });
@@ -657,11 +667,11 @@ export function describeStoreConformance(
         await client(0).addRecord(collection, 'keeps', 'k', { maxRecords: 10 });
         await client(0).addRecord(collection, 'expires', 'e', {
           maxRecords: 10,
-          ttlMs: SHORT_TTL_MS,
+          ttlMs: shortTtlMs(),
         });
         await client(1).addRecord(collection, 'removed-late', 'r', {
           maxRecords: 10,
-          ttlMs: SHORT_TTL_MS,
+          ttlMs: shortTtlMs(),
         });
         expect(await client(1).countRecords(collection)).toBe(3);
         expect((await client(1).getRecord(collection, 'expires'))?.value).toBe('e');

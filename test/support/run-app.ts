@@ -137,7 +137,9 @@ export function startApp(options: AppOptions): RunningApp {
     [...(options.nodeArgs ?? []), ...preloadArgs, app, ...(options.args ?? [])],
     {
       cwd: REPO,
-      env: { ...process.env, BALDUR_LOG_LEVEL: 'warn', ...options.env },
+      // Baldur starts no OpenTelemetry SDK in tests unless one asks for it (BALDUR_OTEL_SDK=auto):
+      // no exports to a collector that is not there, no client spans, no traceparent headers.
+      env: { ...process.env, BALDUR_LOG_LEVEL: 'warn', BALDUR_OTEL_SDK: 'off', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );

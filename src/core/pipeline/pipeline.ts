@@ -18,7 +18,12 @@ import { CircuitBreaker, REJECTED } from '../policies/circuit-breaker/circuit-br
 import { Cooldown } from '../policies/cooldown/cooldown';
 import type { DeadLetterQueue } from '../policies/dead-letter/dead-letter-queue';
 import type { IdempotencyGate } from '../policies/idempotency/idempotency-gate';
-import { GcraLimiter, NO_PERMIT, type PermitSource } from '../policies/rate-limit/gcra';
+import {
+  GcraLimiter,
+  NEEDS_REFILL,
+  NO_PERMIT,
+  type PermitSource,
+} from '../policies/rate-limit/gcra';
 import { backoffDelayMs } from '../policies/retry/backoff';
 import type { RetryOptions } from '../policies/retry/options';
 import { RetryBudget } from '../policies/retry/retry-budget';
@@ -26,7 +31,7 @@ import { AttemptRace } from './attempt-race';
 import { TimedAttempt, type FirstOutcomeSink } from './timed-attempt';
 import type { Controls } from './controls';
 import { RETRY_SAFE_CALL, type CallOptions, type PipelineOptions } from './options';
-import { type DecidingPolicy, PipelineStats, bump } from './stats';
+import { type DecidingPolicy, type DurationSinkSlot, PipelineStats, bump } from './stats';
 import { describePipeline, type PipelineStatus } from './status';
 
 /** What a pipeline borrows from its engine. */
@@ -41,6 +46,8 @@ export interface PipelineServices {
   readonly idempotency: IdempotencyGate | undefined;
   /** Record every call's duration (the telemetry layer reads the histograms). */
   readonly measureDurations: boolean;
+  /** Where measured durations also go when telemetry reports through an SDK it does not own. */
+  readonly durationSink?: DurationSinkSlot | undefined;
   /** Agent-internal failures (a store write that failed in the background); never thrown into calls. */
   readonly reportError: (operation: string, error: unknown) => void;
   /** Replace the local rate limiter (a fleet-wide one when a shared store is configured). */
@@ -67,6 +74,29 @@ function passThrough(fn: Callee, thisArg: unknown, args: readonly unknown[]): Pr
   } catch (error) {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrow exactly what the callee threw
     return Promise.reject(error);
+  }
+}
+
+/**
+ * The resend ordinal (attempt number − 1) of the retry whose callee is running
+ * synchronously right now, and 0 at any other time. Client instrumentations read
+ * it while they start an attempt's span (`http.request.resend_count`). It is set
+ * only around a retry's call: first attempts never touch it.
+ */
+export const currentAttempt = { resend: 0 };
+
+function callAsResend(
+  fn: Callee,
+  thisArg: unknown,
+  args: readonly unknown[],
+  resend: number,
+): unknown {
+  const outer = currentAttempt.resend;
+  currentAttempt.resend = resend;
+  try {
+    return fn.apply(thisArg, args as never[]);
+  } finally {
+    currentAttempt.resend = outer;
   }
 }
 
@@ -176,7 +206,8 @@ export class Pipeline implements FirstOutcomeSink {
       return this.executeFull(fn, thisArg, args, call, undefined);
     if (this.options.attemptTimeoutMs > 0) {
       const permit = breaker === undefined ? REJECTED : breaker.tryAcquire();
-      const startMs = this.timed ? this.services.clock.monoMs() : 0;
+      // Read even when durations are not measured: the deadline needs it.
+      const startMs = this.services.clock.monoMs();
       return new TimedAttempt(
         this.services.deadlines,
         this.name,
@@ -262,8 +293,7 @@ export class Pipeline implements FirstOutcomeSink {
       }
       this.bulkhead?.leave();
       this.stats.successes++;
-      if (this.services.measureDurations)
-        this.stats.recordDuration('success', clock.monoMs() - startMs);
+      if (this.services.measureDurations) this.recordDuration('success', clock.monoMs() - startMs);
       return value;
     }
     return this.executeFull(fn, thisArg, args, call, {
@@ -305,7 +335,13 @@ export class Pipeline implements FirstOutcomeSink {
       if (first === undefined) {
         // Rate limit and shared cooldown: before the call occupies any concurrency.
         if (this.limiter !== undefined) {
-          const waitMs = this.limiter.acquire(clock.monoMs());
+          let waitMs = this.limiter.acquire(clock.monoMs());
+          if (waitMs === NEEDS_REFILL) {
+            // A fleet-wide limiter's lease ran out: wait for its refill (bounded by the store budget).
+            // Observe mode adds no latency: the refill runs in the background and the call goes on.
+            const refill = this.limiter.acquireAsync!(clock.monoMs());
+            waitMs = observe ? 0 : await refill;
+          }
           if (waitMs === 0) this.stats.rateLimitAllowed++;
           else if (waitMs === NO_PERMIT) {
             this.stats.rateLimitRejected++;
@@ -423,6 +459,7 @@ export class Pipeline implements FirstOutcomeSink {
         let error: unknown;
         let isError = false;
         let timedOut: 'attempt' | 'total' | undefined;
+        let observed: { limitMs: number; scope: 'attempt' | 'total'; startMs: number } | undefined;
         let attemptStartMs = startMs;
         if (pending !== undefined) {
           ({ permit, value, error, isError } = pending);
@@ -447,7 +484,7 @@ export class Pipeline implements FirstOutcomeSink {
             let scope: 'attempt' | 'total' = 'attempt';
             if (totalDeadlineMs !== Infinity) {
               const remainingMs = totalDeadlineMs - clock.monoMs();
-              if (remainingMs <= 0)
+              if (remainingMs <= 0 && !observe)
                 throw new TimeoutError(this.name, options.totalTimeoutMs, 'total');
               if (limitMs === 0 || remainingMs < limitMs) {
                 limitMs = remainingMs;
@@ -459,7 +496,7 @@ export class Pipeline implements FirstOutcomeSink {
             const callArgs = options.passSignal
               ? [...args, controller?.signal ?? NEVER_ABORTED]
               : args;
-            if (limitMs > 0) {
+            if (limitMs > 0 && !observe) {
               const race = new AttemptRace(
                 services.deadlines,
                 this.name,
@@ -470,17 +507,38 @@ export class Pipeline implements FirstOutcomeSink {
                 scope === 'total' ? options.totalTimeoutMs : limitMs,
               );
               try {
-                value = await race.run(Promise.resolve(fn.apply(thisArg, callArgs as never[])));
+                value = await race.run(
+                  Promise.resolve(
+                    attempt > 1
+                      ? callAsResend(fn, thisArg, callArgs, attempt - 1)
+                      : fn.apply(thisArg, callArgs as never[]),
+                  ),
+                );
               } finally {
                 race.finish();
                 if (race.fired) timedOut = scope;
               }
             } else {
-              value = await fn.apply(thisArg, callArgs as never[]);
+              // Observe mode never cuts a call: it times it and reports a timeout it would have cut.
+              if (observe && limitMs !== 0) observed = { limitMs, scope, startMs: clock.monoMs() };
+              value = await (attempt > 1
+                ? callAsResend(fn, thisArg, callArgs, attempt - 1)
+                : fn.apply(thisArg, callArgs as never[]));
             }
           } catch (caught) {
             isError = true;
             error = caught;
+          }
+          if (observed !== undefined && clock.monoMs() - observed.startMs > observed.limitMs) {
+            record = this.note(record, {
+              type: 'timeout',
+              dependency: this.name,
+              scope: observed.scope,
+              timeoutMs: observed.scope === 'total' ? options.totalTimeoutMs : observed.limitMs,
+              attempt,
+              observed: true,
+              atWallMs: clock.wallMs(),
+            });
           }
         }
         const verdict = timedOut !== undefined ? 'failure' : this.verdictOf(isError, error, value);
@@ -523,6 +581,7 @@ export class Pipeline implements FirstOutcomeSink {
             scope: timedOut,
             timeoutMs: (error as TimeoutError).timeoutMs,
             attempt,
+            observed: false,
             atWallMs: clock.wallMs(),
           });
         }
@@ -699,6 +758,11 @@ export class Pipeline implements FirstOutcomeSink {
     return true;
   }
 
+  /** Close a half-open breaker whose fleet-wide probes succeeded (see `ProbeArbiter`). */
+  closeAfterProbes(generation: number): boolean {
+    return this.outsideCall(() => this.breaker?.closeAfterProbes(generation) ?? false);
+  }
+
   /** Apply a breaker state decided by a peer process (shared store). */
   adoptBreakerState(state: BreakerState, remainingMs: number, reason?: string): void {
     this.outsideCall(() => this.breaker?.adopt(state, remainingMs, reason));
@@ -870,16 +934,19 @@ export class Pipeline implements FirstOutcomeSink {
     startMs: number,
     error: unknown,
   ): void {
-    if (outcome === 'success') this.stats.successes++;
-    else this.stats.recordOutcome(outcome, policy);
+    if (outcome === 'success') {
+      this.stats.successes++;
+      if (policy !== 'none') bump(this.stats.successPolicies, policy);
+    } else this.stats.recordOutcome(outcome, policy);
     const { clock, bus } = this.services;
     const durationMs = this.timed ? clock.monoMs() - startMs : 0;
-    if (this.services.measureDurations) this.stats.recordDuration(outcome, durationMs);
+    if (this.services.measureDurations) this.recordDuration(outcome, durationMs);
     if (record !== undefined && bus.hasListeners('call.eventful')) {
       bus.emit({
         type: 'call.eventful',
         dependency: this.name,
         outcome,
+        policy,
         attempts,
         startWallMs: clock.wallMs() - durationMs,
         durationMs,
@@ -887,6 +954,12 @@ export class Pipeline implements FirstOutcomeSink {
         error,
       });
     }
+  }
+
+  private recordDuration(outcome: CallOutcome, durationMs: number): void {
+    this.stats.recordDuration(outcome, durationMs);
+    const sink = this.services.durationSink?.current;
+    if (sink !== undefined) sink(this.name, outcome, durationMs);
   }
 
   private sleep(ms: number): Promise<void> {

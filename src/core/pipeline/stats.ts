@@ -5,6 +5,19 @@ import { DurationHistogram } from './duration-histogram';
 /** Which policy decided a call's outcome; `none` when no policy intervened. */
 export type DecidingPolicy = PolicyKind | 'none';
 
+/** Receives every measured call duration (pipeline name, outcome, milliseconds). */
+export type DurationSink = (pipeline: string, outcome: CallOutcome, durationMs: number) => void;
+
+/**
+ * A slot shared by every pipeline of an engine (and across engine restarts):
+ * the telemetry layer fills it when durations must also be recorded somewhere
+ * else than the in-process histograms — an application's own OpenTelemetry SDK,
+ * which Baldur cannot attach a metric producer to.
+ */
+export interface DurationSinkSlot {
+  current: DurationSink | undefined;
+}
+
 /**
  * Running totals for one pipeline, updated in place on every call and read by
  * status snapshots and observable metric instruments. The success path touches
@@ -12,6 +25,8 @@ export type DecidingPolicy = PolicyKind | 'none';
  */
 export class PipelineStats {
   successes = 0;
+  /** Successes some policy brought about (a retry, an idempotent replay), by policy; included in `successes`. */
+  readonly successPolicies = new Map<DecidingPolicy, number>();
   /** Non-success outcomes, keyed `outcome/policy`. */
   readonly outcomes = new Map<string, number>();
   readonly rejections = new Map<RejectionReason, number>();

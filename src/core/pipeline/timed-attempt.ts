@@ -22,14 +22,15 @@ type Callee = (this: unknown, ...args: never[]) => unknown;
 
 /**
  * The fast path's first attempt when a per-attempt timeout is configured,
- * written as one hand-built promise instead of an async function awaiting a
- * race: the callee's settlement and the deadline both feed `sink`, and
- * whichever comes first wins. This saves a promise, an await and a closure per
- * call against racing inside an async function.
+ * written as hand-built promises instead of an async function awaiting a race:
+ * the callee's settlement and the deadline both feed `sink`, and whichever
+ * comes first wins. This saves an await and closures per call against racing
+ * inside an async function.
  */
 export class TimedAttempt extends DeadlineEntry {
-  private done = false;
-  private resolve!: (value: unknown) => void;
+  /** The deadline fired first: the attempt is a timeout whatever it settles with. */
+  private timedOut = false;
+  private expire!: (value: unknown) => void;
 
   constructor(
     private readonly deadlines: Deadlines,
@@ -47,49 +48,50 @@ export class TimedAttempt extends DeadlineEntry {
   }
 
   start(): Promise<unknown> {
-    const promise = new Promise<unknown>(resolve => {
-      this.resolve = resolve;
-    });
-    this.deadlines.schedule(this, this.timeoutMs);
+    this.deadlines.schedule(this, this.timeoutMs, this.startMs);
     let work: unknown;
     try {
       work = this.fn.apply(this.thisArg, this.args as never[]);
     } catch (error) {
-      this.settle(true, error, undefined);
-      return promise;
+      this.deadlines.cancel(this);
+      return new Promise(resolve => resolve(this.settle(true, error, undefined)));
     }
-    Promise.resolve(work).then(
+    // The outcome — the callee's or the deadline's — is handled in reactions registered here,
+    // so whatever follows a timeout (retries, fallback, events) runs in the caller's async
+    // context (AsyncLocalStorage, OpenTelemetry), not in that of the shared deadline timer.
+    // The returned promise is that reaction's own: a sink error rejects it.
+    return new Promise<unknown>((resolve, reject) => {
+      this.expire = resolve;
+      Promise.resolve(work).then(resolve, reject);
+    }).then(
       value => this.settle(false, undefined, value),
       (error: unknown) => this.settle(true, error, undefined),
     );
-    return promise;
   }
 
   onDeadline(): void {
-    if (this.done) return;
-    this.done = true;
-    const error = new TimeoutError(this.dependency, this.timeoutMs, 'attempt');
+    this.timedOut = true;
     if (this.call.onTimeout !== undefined) {
       try {
-        this.call.onTimeout(error);
+        this.call.onTimeout(new TimeoutError(this.dependency, this.timeoutMs, 'attempt'));
       } catch {
         // Cancelling the underlying work is best effort; the caller still gets the timeout.
       }
     }
-    this.resolve(this.deliver(true, error, undefined, true));
+    this.expire(undefined);
   }
 
-  private settle(isError: boolean, error: unknown, value: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.deadlines.cancel(this);
-    try {
-      this.resolve(this.deliver(isError, error, value, false));
-    } catch (sinkError) {
-      // The sink only throws on an agent bug; surface it rather than hang the caller.
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- deliver exactly what was thrown
-      this.resolve(Promise.reject(sinkError));
+  private settle(isError: boolean, error: unknown, value: unknown): unknown {
+    if (this.timedOut) {
+      return this.deliver(
+        true,
+        new TimeoutError(this.dependency, this.timeoutMs, 'attempt'),
+        undefined,
+        true,
+      );
     }
+    this.deadlines.cancel(this);
+    return this.deliver(isError, error, value, false);
   }
 
   private deliver(isError: boolean, error: unknown, value: unknown, timedOut: boolean): unknown {

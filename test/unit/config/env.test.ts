@@ -11,6 +11,7 @@ const SAMPLES: Record<string, [raw: string, parsed: unknown]> = {
   BALDUR_LOG_LEVEL: ['debug', 'debug'],
   BALDUR_SERVICE_NAME: ['checkout', 'checkout'],
   BALDUR_INSTRUMENTATIONS: ['http, pg ,ioredis', ['http', 'pg', 'ioredis']],
+  BALDUR_ERROR_STACK_TRACES: ['true', true],
   BALDUR_MAX_DEPENDENCIES: ['42', 42],
   BALDUR_REDIS_URL: [
     'rediss+sentinel://mymaster@h1:26379,h2:26379/0',
@@ -20,13 +21,21 @@ const SAMPLES: Record<string, [raw: string, parsed: unknown]> = {
   BALDUR_REDIS_PASSWORD: ['s3cret', 's3cret'],
   BALDUR_REDIS_SENTINEL_PASSWORD: ['sentinel-s3cret', 'sentinel-s3cret'],
   BALDUR_SQL_DSN: ['postgresql://db:5432/orders', 'postgresql://db:5432/orders'],
+  BALDUR_SQL_MIGRATE: ['false', false],
+  BALDUR_SQL_POOL_SIZE: ['2', 2],
+  BALDUR_SQL_POLL_INTERVAL: ['100ms', 100],
   BALDUR_KEY_PREFIX: ['tenant_7', 'tenant_7'],
+  BALDUR_STORE_TIMEOUT: ['2s', 2_000],
+  BALDUR_STORE_RATE_LIMIT_FALLBACK: ['closed', 'closed'],
+  BALDUR_STORE_RECONCILE_INTERVAL: ['500ms', 500],
+  BALDUR_STORE_SNAPSHOT_INTERVAL: ['1m', 60_000],
   BALDUR_ADMIN_PORT: ['9464', 9464],
   BALDUR_ADMIN_HOST: ['0.0.0.0', '0.0.0.0'],
   BALDUR_ADMIN_KEY: ['admin-key', 'admin-key'],
   BALDUR_ADMIN_OPERATOR_KEY: ['operator-key', 'operator-key'],
   BALDUR_ADMIN_VIEWER_KEY: ['viewer-key', 'viewer-key'],
   BALDUR_OTEL_SDK: ['off', 'off'],
+  BALDUR_OTEL_CLIENT_SPANS: ['false', false],
   BALDUR_CB_ENABLED: ['false', false],
   BALDUR_CB_FAILURE_THRESHOLD: ['7', 7],
   BALDUR_CB_FAILURE_RATE_THRESHOLD: ['12.5', 12.5],
@@ -49,7 +58,10 @@ const SAMPLES: Record<string, [raw: string, parsed: unknown]> = {
 };
 
 /** Where a config path lands in the resolved configuration (which renames a few). */
-const RESOLVED_PATH: Record<string, string> = { 'otel.sdk': 'otelSdk' };
+const RESOLVED_PATH: Record<string, string> = {
+  'otel.sdk': 'otelSdk',
+  'otel.clientSpans': 'otelClientSpans',
+};
 
 function at(config: BaldurConfig, path: string): unknown {
   let node: unknown = config;

@@ -315,15 +315,15 @@ describe('loadConfig errors', () => {
     ],
     [
       { BALDUR_REDIS_URL: 'http://cache:6379' },
-      'store.redisUrl: "http://cache:6379" is not a redis://, rediss://, redis+sentinel://, rediss+sentinel:// or redis+cluster:// URL [env BALDUR_REDIS_URL]',
+      'store.redisUrl: the value (not shown: it may hold credentials) is not a redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster:// URL [env BALDUR_REDIS_URL]',
     ],
     [
       { BALDUR_REDIS_URL: 'cache:6379' },
-      'store.redisUrl: "cache:6379" is not a redis://, rediss://, redis+sentinel://, rediss+sentinel:// or redis+cluster:// URL [env BALDUR_REDIS_URL]',
+      'store.redisUrl: the value (not shown: it may hold credentials) is not a redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster:// URL [env BALDUR_REDIS_URL]',
     ],
     [
       { BALDUR_SQL_DSN: 'sqlite:///tmp/db' },
-      'store.sqlDsn: "sqlite:///tmp/db" is not a postgresql:// or mysql:// URL [env BALDUR_SQL_DSN]',
+      'store.sqlDsn: the value (not shown: it may hold credentials) is not a postgresql:// or mysql:// URL [env BALDUR_SQL_DSN]',
     ],
     [
       { BALDUR_KEY_PREFIX: 'my-app' },
@@ -340,6 +340,7 @@ describe('loadConfig errors', () => {
       'redis+sentinel://mymaster@h1:26379,h2:26379/0',
       'rediss+sentinel://mymaster@h1:26379/0',
       'redis+cluster://h1:6379,h2:6379',
+      'rediss+cluster://h1:6379,h2:6379',
     ]) {
       expect(load({ env: { BALDUR_REDIS_URL: url } }).config.store.redisUrl).toBe(url);
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { setRejectionStackTraces } from '../../../src/core/errors';
 import { GcraLimiter } from '../../../src/core/policies/rate-limit/gcra';
 import { retryAfterFromHeaders } from '../../../src/core/retry-after';
 import { gcraTake } from '../../../src/store/gcra-take';
@@ -163,5 +164,51 @@ describe('GCRA at large clock values', () => {
     expect(gcraTake(now, now, { requested: 40, limit: 30, perMs: 1_000, burst: 30 }).granted).toBe(
       30,
     );
+  });
+});
+
+describe('observe mode and timeouts', () => {
+  it('lets a slow call finish and reports the timeout it would have cut', async () => {
+    const h = harness({ timeout: '100ms' });
+    h.controls.observe = true;
+    const call = h.call(scripted(h.clock, [{ ms: 250, then: ok('late but fine') }]).fn);
+    await h.advance(300);
+    expect(call.value).toBe('late but fine');
+    expect(h.ofType('timeout')).toMatchObject([
+      { scope: 'attempt', timeoutMs: 100, observed: true },
+    ]);
+  });
+});
+
+describe('failures found after a success', () => {
+  it('continue the consecutive-failure streak (a body cut mid-stream)', async () => {
+    const h = harness({ circuitBreaker: { failureThreshold: 3, failureRateThreshold: 0 } });
+    for (let i = 0; i < 3; i++) {
+      const call = h.call(() => 'headers arrived');
+      await h.flush();
+      expect(call.value).toBe('headers arrived');
+      h.pipeline.recordLateFailure();
+    }
+    expect(h.pipeline.breaker!.state).toBe('open');
+  });
+});
+
+describe('rejection stack traces', () => {
+  it('are off by default and can be turned on', async () => {
+    const h = harness({ circuitBreaker: {} });
+    h.pipeline.forceOpen(60_000);
+    const cheap = h.call(() => 'x');
+    await h.flush();
+    expect((cheap.error as Error).stack).toBe(
+      `CircuitOpenError: ${(cheap.error as Error).message}`,
+    );
+    setRejectionStackTraces(true);
+    try {
+      const traced = h.call(() => 'x');
+      await h.flush();
+      expect((traced.error as Error).stack).toMatch(/\n\s+at /);
+    } finally {
+      setRejectionStackTraces(false);
+    }
   });
 });

@@ -12,6 +12,21 @@ export const REJECTED = -1;
 
 export type TransitionListener = (from: BreakerState, to: BreakerState, reason: string) => void;
 
+/**
+ * Hands out half-open probes when they must be counted beyond this process (a
+ * fleet of workers sharing a store, src/fleet). With an arbiter, a half-open
+ * breaker admits only the probes granted to it (`grantProbes`) and closes
+ * only when told (`closeAfterProbes`); a failed probe still re-opens it at
+ * once. Both callbacks are synchronous notifications: they must not throw and
+ * do their work asynchronously.
+ */
+export interface ProbeArbiter {
+  /** The breaker is half-open in `generation` and has no probe left; called on every such call (dedupe). */
+  requestProbe(generation: number): void;
+  /** A probe admitted in `generation` succeeded. */
+  probeSucceeded(generation: number): void;
+}
+
 export interface CircuitBreakerSnapshot {
   readonly state: BreakerState;
   readonly failureRate: number | undefined;
@@ -41,6 +56,11 @@ export class CircuitBreaker {
   private halfOpenInFlight = 0;
   private halfOpenSuccesses = 0;
   private lastProbeAdmittedMs = 0;
+  /** The consecutive-failure count the last success reset (restored by a late failure). */
+  private streakBeforeLastSuccess = 0;
+  private arbiter: ProbeArbiter | undefined;
+  /** Probes granted by the arbiter and not used yet (this generation). */
+  private probeAllowance = 0;
   private readonly window: OutcomeWindow;
 
   constructor(
@@ -54,6 +74,39 @@ export class CircuitBreaker {
 
   get state(): BreakerState {
     return this.current;
+  }
+
+  /** Increases on every transition; outcomes, grants and closes from an older generation are ignored. */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** Let `arbiter` hand out the half-open probes (undefined: admit `halfOpenMaxCalls` locally again). */
+  useProbeArbiter(arbiter: ProbeArbiter | undefined): void {
+    this.arbiter = arbiter;
+    this.probeAllowance = 0;
+  }
+
+  /** Grant `count` probes to a half-open breaker; false (nothing granted) if it left `generation`. */
+  grantProbes(generation: number, count: number): boolean {
+    if (generation !== this.generation || this.current !== 'half_open' || count <= 0) return false;
+    this.probeAllowance += count;
+    return true;
+  }
+
+  /** Take back the probes granted in `generation` and not used yet; returns how many. */
+  revokeProbes(generation: number): number {
+    if (generation !== this.generation) return 0;
+    const unused = this.probeAllowance;
+    this.probeAllowance = 0;
+    return unused;
+  }
+
+  /** Close a half-open breaker whose probes succeeded (the arbiter's verdict); false if it left `generation`. */
+  closeAfterProbes(generation: number): boolean {
+    if (generation !== this.generation || this.current !== 'half_open') return false;
+    this.transition('closed', 'probes_succeeded');
+    return true;
   }
 
   /** Admit a call: a permit (≥ 0) or `REJECTED`. Reads the clock only outside the closed state. */
@@ -86,7 +139,10 @@ export class CircuitBreaker {
     } else if (this.current === 'half_open') {
       this.halfOpenInFlight--;
       if (failed) this.open('probe_failed');
-      else if (++this.halfOpenSuccesses >= this.options.successThreshold)
+      else if (this.arbiter !== undefined) {
+        this.halfOpenSuccesses++;
+        this.arbiter.probeSucceeded(permit);
+      } else if (++this.halfOpenSuccesses >= this.options.successThreshold)
         this.transition('closed', 'probes_succeeded');
     }
     // Forced and disabled states record nothing.
@@ -100,7 +156,11 @@ export class CircuitBreaker {
   recordLateFailure(): void {
     // Closed state only: in half-open the late failure may belong to a call admitted
     // before the breaker opened, and must not decide the probes' verdict.
-    if (this.current === 'closed') this.recordClosed(true, 0);
+    if (this.current !== 'closed') return;
+    // The call's success (at headers) broke the failure streak; its late failure restores it,
+    // so bodies cut mid-stream trip the consecutive-failure trigger too.
+    this.consecutiveFailures = this.streakBeforeLastSuccess;
+    this.recordClosed(true, 0);
   }
 
   /** A permitted call ended without a verdict (neutral outcome): free its probe slot. */
@@ -173,6 +233,18 @@ export class CircuitBreaker {
   }
 
   private admitProbe(): number {
+    if (this.arbiter !== undefined) {
+      // Probes are counted by the arbiter (fleet-wide); without a granted one, fail fast.
+      if (this.probeAllowance <= 0) {
+        this.arbiter.requestProbe(this.generation);
+        // An arbiter that cannot reach its store may grant at once (local probes).
+        if (this.probeAllowance <= 0) return REJECTED;
+      }
+      this.probeAllowance--;
+      this.halfOpenInFlight++;
+      this.lastProbeAdmittedMs = this.clock.monoMs();
+      return this.generation;
+    }
     if (this.halfOpenInFlight >= this.options.halfOpenMaxCalls) {
       // A probe that never reports (a hung call without a timeout) would hold its slot
       // forever; after a quiet spell the probe round starts over.
@@ -197,6 +269,7 @@ export class CircuitBreaker {
     // to minimumCalls: the rates are judged for the first time then, whatever that call was.
     const firstJudged = this.window.count === options.minimumCalls;
     if (!failed) {
+      this.streakBeforeLastSuccess = this.consecutiveFailures;
       this.consecutiveFailures = 0;
       if (!slow && !firstJudged) return;
     } else if (
@@ -235,6 +308,7 @@ export class CircuitBreaker {
     this.consecutiveFailures = 0;
     this.halfOpenInFlight = 0;
     this.halfOpenSuccesses = 0;
+    this.probeAllowance = 0;
     this.window.reset();
     if (from !== to || reason === 'forced' || reason === 'probes_stuck')
       this.onTransition(from, to, reason);

@@ -13,13 +13,26 @@ export function gcraToleranceMs(nowMs: number, intervalMs: number): number {
 /** `acquire` result when no permit can be had within `maxWaitMs`. */
 export const NO_PERMIT = -1;
 
+/**
+ * `acquire` result when the answer needs a refill from elsewhere (a fleet-wide
+ * limiter whose leased permits ran out): call `acquireAsync`. Local limiters
+ * never return it.
+ */
+export const NEEDS_REFILL = -2;
+
 /** What the pipeline needs from a rate limiter, local or fleet-wide. */
 export interface PermitSource {
   /**
-   * Reserve a permit: the delay (≥ 0 ms) the caller must wait before using it, or
-   * `NO_PERMIT`, in which case `retryAfterMs` says when to try again.
+   * Reserve a permit: the delay (≥ 0 ms) the caller must wait before using it,
+   * `NO_PERMIT`, in which case `retryAfterMs` says when to try again, or
+   * `NEEDS_REFILL` (only sources that implement `acquireAsync`).
    */
   acquire(nowMs: number): number;
+  /**
+   * The slow path after `NEEDS_REFILL`: resolves like `acquire` (a delay or
+   * `NO_PERMIT`, never `NEEDS_REFILL`), within a bounded time, and never rejects.
+   */
+  acquireAsync?(nowMs: number): Promise<number>;
   readonly retryAfterMs: number;
   readonly options: RateLimitOptions;
 }

@@ -1,0 +1,4 @@
+import { MARIADB } from './harness';
+import { describeFleet } from './scenarios';
+
+describeFleet(MARIADB, 'mysql');

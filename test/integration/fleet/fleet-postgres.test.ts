@@ -1,0 +1,4 @@
+import { POSTGRES } from './harness';
+import { describeFleet } from './scenarios';
+
+describeFleet(POSTGRES, 'postgres');

@@ -1,0 +1,4 @@
+import { REDIS } from './harness';
+import { describeFleet } from './scenarios';
+
+describeFleet(REDIS, 'redis');

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { FaultProxy } from '../../support/fault-proxy';
+import { startApp, type RunningApp } from '../../support/run-app';
+import { SERVICES } from '../../support/services';
+
+/**
+ * Test rig for the mysql2 instrumentation: the real MariaDB behind a
+ * FaultProxy, a config file, names unique to the run for the tables and
+ * functions a test creates, and the command-driven app
+ * (test/fixtures/apps/mysql2-driver.{cjs,mjs}) in a child process.
+ */
+export const MYSQL = SERVICES.mysql;
+export const MYSQL_USER = 'root';
+export const MYSQL_DATABASE = 'test';
+
+export type Result = Record<string, any>;
+
+/** Fast, deterministic policies: small thresholds, short recovery, no retries. */
+export function testPolicies(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    circuitBreaker: {
+      failureThreshold: 3,
+      minimumCalls: 100,
+      slidingWindowSize: 100,
+      recoveryTimeout: '500ms',
+      halfOpenMaxCalls: 1,
+      successThreshold: 1,
+    },
+    retry: false,
+    ...overrides,
+  };
+}
+
+/** Retries that are quick and always allowed (no budget, no jitter). */
+export const FAST_RETRY = { maxAttempts: 3, baseDelay: '20ms', jitter: 0, budget: false };
+
+export class Rig {
+  readonly suffix = randomBytes(4).toString('hex');
+  readonly proxies: FaultProxy[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'baldur-mysql2-'));
+  readonly configFile = join(this.dir, 'baldur.config.json');
+  private readonly cleanups: string[] = [];
+
+  constructor(config: Record<string, unknown>) {
+    writeFileSync(this.configFile, JSON.stringify({ version: 1, ...config }));
+  }
+
+  static withDefaults(policies: Record<string, unknown>, extra: Record<string, unknown> = {}): Rig {
+    return new Rig({ defaults: policies, ...extra });
+  }
+
+  async proxy(): Promise<FaultProxy> {
+    const proxy = await new FaultProxy({ targetHost: MYSQL.host, targetPort: MYSQL.port }).start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  /** A name unique to this run, e.g. for a table. */
+  name(base: string): string {
+    return `baldur_${base}_${this.suffix}`;
+  }
+
+  /** Run SQL directly against MariaDB (no agent in the test process). */
+  async sql(text: string, values?: unknown[]): Promise<any> {
+    const connection = await mysql.createConnection({
+      host: MYSQL.host,
+      port: MYSQL.port,
+      user: MYSQL_USER,
+      database: MYSQL_DATABASE,
+    });
+    try {
+      const [rows] = await connection.query(text, values);
+      return rows;
+    } finally {
+      await connection.end();
+    }
+  }
+
+  /** Create an object now, drop it in `stop()`. */
+  async create(createSql: string, dropSql: string): Promise<void> {
+    this.cleanups.push(dropSql);
+    await this.sql(createSql);
+  }
+
+  /**
+   * A function that kills its own connection the first time it runs
+   * (KILL CONNECTION_ID(), gated by a counter in a non-transactional table)
+   * and returns how many times it ran.
+   */
+  async killFirstFunction(base: string): Promise<{ fn: string; runs: () => Promise<number> }> {
+    const counter = this.name(`${base}_runs`);
+    const fn = this.name(`${base}_fn`);
+    await this.create(
+      `CREATE TABLE ${counter} (n INT) ENGINE=MyISAM`,
+      `DROP TABLE IF EXISTS ${counter}`,
+    );
+    await this.sql(`INSERT INTO ${counter} VALUES (0)`);
+    await this.create(
+      `CREATE FUNCTION ${fn}() RETURNS INT MODIFIES SQL DATA BEGIN
+         UPDATE ${counter} SET n = n + 1;
+         IF (SELECT n FROM ${counter}) = 1 THEN KILL CONNECTION_ID(); END IF;
+         RETURN (SELECT n FROM ${counter});
+       END`,
+      `DROP FUNCTION IF EXISTS ${fn}`,
+    );
+    return { fn, runs: async () => Number((await this.sql(`SELECT n FROM ${counter}`))[0].n) };
+  }
+
+  async stop(): Promise<void> {
+    for (const proxy of this.proxies) await proxy.stop();
+    for (const drop of this.cleanups.splice(0).reverse()) await this.sql(drop).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface DriverOptions {
+  readonly preload?: 'require' | 'import' | 'none';
+  readonly nodeArgs?: string[];
+  readonly env?: Record<string, string>;
+  /** Where the app's connections go (a proxy port), default the real server. */
+  readonly port?: number;
+  /** Extra createPool options. */
+  readonly pool?: Record<string, unknown>;
+}
+
+/** The driver app: send a command, get its result line. */
+export class Driver {
+  private next = 0;
+
+  private constructor(readonly app: RunningApp) {}
+
+  static async start(
+    app: string,
+    rig: Rig | undefined,
+    options: DriverOptions = {},
+  ): Promise<Driver> {
+    const running = startApp({
+      app,
+      ...(options.preload === undefined ? {} : { preload: options.preload }),
+      ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+      env: {
+        BALDUR_OTEL_SDK: 'off',
+        MYSQL_HOST: MYSQL.host,
+        MYSQL_PORT: String(options.port ?? MYSQL.port),
+        MYSQL_USER,
+        MYSQL_DATABASE,
+        MYSQL_POOL: JSON.stringify(options.pool ?? {}),
+        ...(rig === undefined ? {} : { BALDUR_CONFIG_FILE: rig.configFile }),
+        ...options.env,
+      },
+      timeoutMs: 60_000,
+    });
+    await running.waitFor(m => m.ready === true);
+    return new Driver(running);
+  }
+
+  call(command: Record<string, unknown>, timeoutMs?: number): Promise<Result> {
+    const id = `c${++this.next}`;
+    this.app.send({ ...command, id });
+    return this.app.waitFor(m => m.id === id, timeoutMs);
+  }
+
+  /**
+   * Run `sql` through `via` ('pool', 'promisePool', or a connection's name)
+   * with `method` ('query' | 'execute') in `form` ('callback' | 'promise' | 'emitter').
+   */
+  run(
+    via: string,
+    sql: string,
+    form: 'callback' | 'promise' | 'emitter' = 'callback',
+    options: { method?: 'query' | 'execute'; values?: unknown[] } = {},
+  ): Promise<Result> {
+    const isPool = via === 'pool' || via === 'promisePool';
+    return this.call({
+      op: 'run',
+      via: isPool ? via : 'connection',
+      name: via,
+      sql,
+      form,
+      ...options,
+    });
+  }
+
+  /** Baldur events the app reported so far. */
+  events(type?: string): Result[] {
+    return this.app.messages.filter(
+      m => m.event !== undefined && (type === undefined || m.event === type),
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.app.child.exitCode === null) {
+      this.app.send({ op: 'exit' });
+      await this.app.exited;
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/** Poll `probe` until it returns true (bounded: fails the test instead of hanging). */
+export async function until(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { FaultProxy } from '../../support/fault-proxy';
+import { startApp, type RunningApp } from '../../support/run-app';
+import { SERVICES } from '../../support/services';
+
+/**
+ * Test rig for the pg instrumentation: the real PostgreSQL behind a
+ * FaultProxy, a config file, names unique to the run for the tables and
+ * sequences a test creates, and the command-driven app
+ * (test/fixtures/apps/pg-driver.{cjs,mjs}) in a child process.
+ */
+export const POSTGRES = SERVICES.postgres;
+export const PG_USER = 'postgres';
+export const PG_DATABASE = 'test';
+
+export type Result = Record<string, any>;
+
+/** Fast, deterministic policies: small thresholds, short recovery, no jitter, no retry budget. */
+export function testPolicies(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    circuitBreaker: {
+      failureThreshold: 3,
+      minimumCalls: 100,
+      slidingWindowSize: 100,
+      recoveryTimeout: '500ms',
+      halfOpenMaxCalls: 1,
+      successThreshold: 1,
+    },
+    retry: false,
+    ...overrides,
+  };
+}
+
+/** Retries that are quick and always allowed (no budget, no jitter). */
+export const FAST_RETRY = { maxAttempts: 3, baseDelay: '20ms', jitter: 0, budget: false };
+
+export class Rig {
+  readonly suffix = randomBytes(4).toString('hex');
+  readonly proxies: FaultProxy[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'baldur-pg-'));
+  readonly configFile = join(this.dir, 'baldur.config.json');
+  private readonly cleanups: string[] = [];
+
+  constructor(config: Record<string, unknown>) {
+    writeFileSync(this.configFile, JSON.stringify({ version: 1, ...config }));
+  }
+
+  static withDefaults(policies: Record<string, unknown>, extra: Record<string, unknown> = {}): Rig {
+    return new Rig({ defaults: policies, ...extra });
+  }
+
+  async proxy(): Promise<FaultProxy> {
+    const proxy = await new FaultProxy({
+      targetHost: POSTGRES.host,
+      targetPort: POSTGRES.port,
+    }).start();
+    this.proxies.push(proxy);
+    return proxy;
+  }
+
+  /** A name unique to this run, e.g. for a table. */
+  name(base: string): string {
+    return `baldur_${base}_${this.suffix}`;
+  }
+
+  /** Run SQL directly against PostgreSQL (no agent in the test process). */
+  async sql(text: string, values?: unknown[]): Promise<pg.QueryResult> {
+    const client = new pg.Client({
+      host: POSTGRES.host,
+      port: POSTGRES.port,
+      user: PG_USER,
+      database: PG_DATABASE,
+    });
+    await client.connect();
+    try {
+      return await client.query(text, values);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Create an object now, drop it in `stop()`. */
+  async create(createSql: string, dropSql: string): Promise<void> {
+    this.cleanups.push(dropSql);
+    await this.sql(createSql);
+  }
+
+  async stop(): Promise<void> {
+    for (const proxy of this.proxies) await proxy.stop();
+    for (const drop of this.cleanups.splice(0)) await this.sql(drop).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface DriverOptions {
+  readonly preload?: 'require' | 'import' | 'none';
+  readonly nodeArgs?: string[];
+  readonly env?: Record<string, string>;
+  /** Where the app's connections go (a proxy port), default the real server. */
+  readonly port?: number;
+  /** Extra pg.Pool options. */
+  readonly pool?: Record<string, unknown>;
+}
+
+/** The driver app: send a command, get its result line. */
+export class Driver {
+  private next = 0;
+
+  private constructor(readonly app: RunningApp) {}
+
+  static async start(
+    app: string,
+    rig: Rig | undefined,
+    options: DriverOptions = {},
+  ): Promise<Driver> {
+    const running = startApp({
+      app,
+      ...(options.preload === undefined ? {} : { preload: options.preload }),
+      ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
+      env: {
+        BALDUR_OTEL_SDK: 'off',
+        PG_HOST: POSTGRES.host,
+        PG_PORT: String(options.port ?? POSTGRES.port),
+        PG_USER,
+        PG_DATABASE,
+        PG_POOL: JSON.stringify(options.pool ?? {}),
+        ...(rig === undefined ? {} : { BALDUR_CONFIG_FILE: rig.configFile }),
+        ...options.env,
+      },
+      timeoutMs: 60_000,
+    });
+    await running.waitFor(m => m.ready === true);
+    return new Driver(running);
+  }
+
+  call(command: Record<string, unknown>, timeoutMs?: number): Promise<Result> {
+    const id = `c${++this.next}`;
+    this.app.send({ ...command, id });
+    return this.app.waitFor(m => m.id === id, timeoutMs);
+  }
+
+  /** `pool.query(sql, values?)` in promise or callback form. */
+  poolQuery(
+    sql: string,
+    form: 'promise' | 'callback' = 'promise',
+    values?: unknown[],
+  ): Promise<Result> {
+    return this.call({ op: 'query', via: 'pool', sql, form, values });
+  }
+
+  /** `client.query(sql, values?)` on a checked-out (`connect`) or standalone (`client`) client. */
+  clientQuery(
+    client: string,
+    sql: string,
+    form: 'promise' | 'callback' = 'promise',
+    values?: unknown[],
+  ): Promise<Result> {
+    return this.call({ op: 'query', via: 'client', client, sql, form, values });
+  }
+
+  /** Baldur events the app reported so far. */
+  events(type?: string): Result[] {
+    return this.app.messages.filter(
+      m => m.event !== undefined && (type === undefined || m.event === type),
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.app.child.exitCode === null) {
+      this.app.send({ op: 'exit' });
+      await this.app.exited;
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+/** Poll `probe` until it returns true (bounded: fails the test instead of hanging). */
+export async function until(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
