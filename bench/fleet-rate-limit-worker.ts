@@ -94,8 +94,8 @@ async function rlflex(
   }
   const { Pool } = await import('pg');
   const pool = new Pool({ connectionString: POSTGRES_DSN, max: 10 });
-  const limiter = await new Promise<InstanceType<typeof flexible.RateLimiterPostgres>>(
-    (resolve, reject) => {
+  const create = (): Promise<InstanceType<typeof flexible.RateLimiterPostgres>> =>
+    new Promise((resolve, reject) => {
       const created = new flexible.RateLimiterPostgres(
         {
           storeClient: pool,
@@ -106,8 +106,20 @@ async function rlflex(
         },
         (error?: Error) => (error === undefined ? resolve(created) : reject(error)),
       );
-    },
-  );
+    });
+  // Both worker processes create the peer's table at once, and PostgreSQL can report the
+  // loser of that race as a duplicate type or table: the table exists then, so try again.
+  let limiter: InstanceType<typeof flexible.RateLimiterPostgres>;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      limiter = await create();
+      break;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const raced = code === '42710' || code === '42P07' || code === '23505';
+      if (!raced || attempt === 3) throw error;
+    }
+  }
   return {
     decide: () => limiter.consume('k').then(() => 'admitted' as const, classify),
     close: () => pool.end(),

@@ -82,7 +82,7 @@ function rateLimitSuite(
         '',
         rateLimitTable(rows, peer),
         '',
-        '`admitted / allowance`: calls admitted in the window over what the limiter may grant in it (GCRA: burst + limit × time; fixed windows: limit × windows touched); above 1 is overshoot. A bound-scenario decision is mostly a rejection, and a Baldur rejection is a thrown `RateLimitedError` (with its stack): that, not the store, bounds its rate.',
+        '`admitted / allowance`: calls admitted in the window over what the limiter may grant in it (GCRA: burst + limit × time; fixed windows: limit × windows touched); above 1 is overshoot. A bound-scenario decision is mostly a rejection, which Baldur answers locally (a `RateLimitedError`, without a stack trace by default) until the next lease: the cost of the rejection, not the store, bounds its rate.',
         ...(backend === 'postgresql'
           ? [
               '',

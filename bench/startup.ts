@@ -57,6 +57,15 @@ interface Variant {
 }
 
 const QUIET = { BALDUR_LOG_LEVEL: 'error' };
+
+/**
+ * The environment every measured process starts from: this process's, without the Baldur and
+ * OpenTelemetry settings a developer's shell may carry (an exported `BALDUR_OTEL_SDK=off` would
+ * silently turn every SDK row into the no-SDK row).
+ */
+const BASE_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !/^(BALDUR|OTEL)_/.test(key)),
+);
 const PEER_ENV = {
   OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,undici,pg,mysql2,ioredis',
   // The default `all` probes cloud metadata endpoints off this machine.
@@ -111,7 +120,7 @@ function hyperfine(commands: string[], runs: number, rounds: number): number[] {
       execFileSync(
         'hyperfine',
         ['-N', '--warmup', '2', '--runs', String(runs), '--export-json', out, ...commands],
-        { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
+        { cwd: REPO, env: BASE_ENV, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       const { results } = JSON.parse(readFileSync(out, 'utf8')) as {
         results: { median: number }[];
@@ -141,7 +150,7 @@ function exitPhase(variant: Variant, script: string, samples: number): number {
       const result = spawnSync(
         process.execPath,
         ['--require', timer, ...variant.preload, '-e', script],
-        { cwd: REPO, env: { ...process.env, ...variant.env }, encoding: 'utf8', timeout: 60_000 },
+        { cwd: REPO, env: { ...BASE_ENV, ...variant.env }, encoding: 'utf8', timeout: 60_000 },
       );
       const match = /EXIT_PHASE (\S+)/.exec(result.stderr);
       if (match !== null) values.push(Number(match[1]));
@@ -160,7 +169,7 @@ function rss(variant: Variant, samples: number): { rssMb: number; modules: numbe
   for (let i = 0; i < samples; i++) {
     const out = execFileSync(process.execPath, ['--expose-gc', ...variant.preload, '-e', probe], {
       cwd: REPO,
-      env: { ...process.env, ...variant.env },
+      env: { ...BASE_ENV, ...variant.env },
       encoding: 'utf8',
     });
     const parsed = JSON.parse(out) as { rss: number; modules: number };
