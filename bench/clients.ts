@@ -60,12 +60,11 @@ export async function runClients(
         ];
         for (const mode of order) {
           const nodeArgs = mode === 'agent' ? ['--require', register] : [];
-          process.env.BALDUR_INSTRUMENTATIONS = spec.instrumentation;
-          process.env.BALDUR_OTEL_SDK = 'off';
           const result = await runSuite<LoadResult>(
             worker,
             [spec.target, mode, String(spec.concurrency), String(durationMs), String(server.port)],
             nodeArgs,
+            { BALDUR_INSTRUMENTATIONS: spec.instrumentation, BALDUR_OTEL_SDK: 'off' },
           );
           results[mode]!.push(result);
         }

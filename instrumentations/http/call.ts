@@ -1,6 +1,6 @@
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { CallOptions } from '../../src/core/pipeline/options';
-import type { Callee, Pipeline } from '../../src/core/pipeline/pipeline';
+import { FULL_PATH, type Callee, type Pipeline } from '../../src/core/pipeline/pipeline';
 import { asCallerAbort, httpClassifier, markDelivered } from './classify';
 import { isRetrySafeRequest } from './retry-safety';
 
@@ -15,6 +15,8 @@ export const replayState = { depth: 0 };
 
 const kCall = Symbol('baldur.http.call');
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
+function ignore(): void {}
 
 interface AgentLike {
   addRequest(req: ClientRequest, options: RequestOptions): void;
@@ -87,8 +89,12 @@ export class HttpCall implements CallOptions {
   private current: ClientRequest | undefined;
   /** The current attempt's outcome is known (or the attempt was cut by its timeout). */
   private settled = false;
-  private resolveAttempt: (value: unknown) => void = () => {};
-  private rejectAttempt: (error: unknown) => void = () => {};
+  // Settle the current attempt; like a promise's resolvers, only the first call counts.
+  private resolveAttempt: (this: HttpCall, value: unknown) => void = ignore;
+  private rejectAttempt: (this: HttpCall, error: unknown) => void = ignore;
+  /** Fast path only: the breaker permit and start time of the first attempt. */
+  private firstPermit = 0;
+  private firstStartMs = 0;
   private heldResponse: IncomingMessage | undefined;
   private heldFrom: ClientRequest | undefined;
   private bodyWritten = false;
@@ -130,10 +136,20 @@ export class HttpCall implements CallOptions {
   }
 
   start(): void {
-    this.pipeline.execute(runAttempt as unknown as Callee, this, this.args, this).then(
-      value => this.onFinal(value),
-      (error: unknown) => this.onFinalError(error),
-    );
+    const pipeline = this.pipeline;
+    const permit = pipeline.admitFirstAttempt();
+    if (permit === FULL_PATH) {
+      this.follow(pipeline.execute(runAttempt as unknown as Callee, this, this.args, this));
+      return;
+    }
+    // The fast path: the first attempt's outcome goes straight to the pipeline when it is
+    // known (`firstSettled`), with no promise in between; only a failure continues as a promise.
+    this.firstPermit = permit;
+    this.firstStartMs = pipeline.firstAttemptStartMs();
+    this.resolveAttempt = firstResolved;
+    this.rejectAttempt = firstRejected;
+    this.attemptNo = 1;
+    this.sendFirst();
   }
 
   /** One attempt (called by the pipeline with `this` = the call). */
@@ -146,10 +162,7 @@ export class HttpCall implements CallOptions {
       this.rejectAttempt = reject;
     });
     if (n === 1) {
-      this.current = this.req;
-      // Destroyed while it waited for admission: finish it the way Node would, without a socket.
-      if (this.req.destroyed) failWithoutSocket(this.req, undefined);
-      else (this.real as unknown as AgentLike).addRequest(this.req, this.opts);
+      this.sendFirst();
     } else {
       this.discardHeld();
       this.state = 'detached';
@@ -162,6 +175,52 @@ export class HttpCall implements CallOptions {
       }
     }
     return promise;
+  }
+
+  /** The first attempt is the application's own request, handed to the real agent now. */
+  private sendFirst(): void {
+    this.current = this.req;
+    // Destroyed while it waited for admission: finish it the way Node would, without a socket.
+    if (this.req.destroyed) failWithoutSocket(this.req, undefined);
+    else (this.real as unknown as AgentLike).addRequest(this.req, this.opts);
+  }
+
+  /**
+   * Report the fast path's first outcome. Runs inside Node's own `'response'` or
+   * `'error'` dispatch, so nothing may escape: a failure of the pipeline is the
+   * call's final error, as it would be on the promise path.
+   */
+  firstSettled(isError: boolean, error: unknown, value: unknown): void {
+    this.resolveAttempt = this.rejectAttempt = ignore;
+    let result: unknown;
+    try {
+      result = this.pipeline.afterFirst(
+        runAttempt as unknown as Callee,
+        this,
+        this.args,
+        this,
+        isError,
+        error,
+        value,
+        this.firstPermit,
+        false,
+        this.firstStartMs,
+      );
+    } catch (failure) {
+      this.onFinalError(failure);
+      return;
+    }
+    // A success is settled here (an HTTP outcome is never a promise); anything else continues
+    // in the pipeline's full path (retries, fallback), whose promise carries the final outcome.
+    if (result instanceof Promise) this.follow(result);
+    else this.onFinal(result);
+  }
+
+  private follow(final: Promise<unknown>): void {
+    final.then(
+      value => this.onFinal(value),
+      (error: unknown) => this.onFinalError(error),
+    );
   }
 
   private sendRetry(): ClientRequest {
@@ -400,6 +459,16 @@ export class HttpCall implements CallOptions {
     this.closeEmitted = true;
     emitBase(this.req, 'close');
   }
+}
+
+/** The fast path's `resolveAttempt`, called as a method of the call. */
+function firstResolved(this: HttpCall, value: unknown): void {
+  this.firstSettled(false, undefined, value);
+}
+
+/** The fast path's `rejectAttempt`. */
+function firstRejected(this: HttpCall, error: unknown): void {
+  this.firstSettled(true, error, undefined);
 }
 
 function runAttempt(this: HttpCall): Promise<unknown> {

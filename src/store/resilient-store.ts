@@ -1,7 +1,11 @@
 import { systemClock, type Clock, type TimerHandle } from '../core/clock';
 import type { Disposable } from '../core/events';
 import { DurationHistogram } from '../core/pipeline/duration-histogram';
-import { CircuitBreaker, REJECTED } from '../core/policies/circuit-breaker/circuit-breaker';
+import {
+  CircuitBreaker,
+  REJECTED,
+  type TransitionListener,
+} from '../core/policies/circuit-breaker/circuit-breaker';
 import type { CircuitBreakerOptions } from '../core/policies/circuit-breaker/options';
 import { DEAD_LETTER_COLLECTION } from '../core/policies/dead-letter/dead-letter-queue';
 import type {
@@ -115,7 +119,7 @@ const noop = (): void => undefined;
  * (see the README's outage table); this decorator makes the outage fast,
  * typed and visible.
  */
-export class ResilientStore implements StateStore {
+export class ResilientStore implements StateStore, TransitionListener {
   readonly kind: StateStore['kind'];
   readonly timeoutMs: number;
   private readonly clock: Clock;
@@ -155,7 +159,7 @@ export class ResilientStore implements StateStore {
     this.breaker = new CircuitBreaker(
       { ...STORE_BREAKER_DEFAULTS, ...options.breaker },
       this.clock,
-      (from, to) => this.onTransition(from, to),
+      this,
     );
     this.sinceWallMs = this.clock.wallMs();
   }
@@ -465,7 +469,8 @@ export class ResilientStore implements StateStore {
     this.recorder?.(operation, outcome, durationMs);
   }
 
-  private onTransition(from: BreakerState, to: BreakerState): void {
+  /** @internal The store's breaker changed state: log the outage or the recovery once. */
+  breakerTransitioned(from: BreakerState, to: BreakerState): void {
     if (to === 'open' && from === 'closed') {
       this.sinceWallMs = this.clock.wallMs();
       this.downSinceMs = this.clock.monoMs();

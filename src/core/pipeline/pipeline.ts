@@ -14,7 +14,11 @@ import {
 import type { CallDecisionEvent, EventBus, RetryStopReason } from '../events';
 import { defaultClassifier, isRetryableByDefault, type Outcome, type Verdict } from '../outcome';
 import { Bulkhead } from '../policies/bulkhead/bulkhead';
-import { CircuitBreaker, REJECTED } from '../policies/circuit-breaker/circuit-breaker';
+import {
+  CircuitBreaker,
+  REJECTED,
+  type TransitionListener,
+} from '../policies/circuit-breaker/circuit-breaker';
 import { Cooldown } from '../policies/cooldown/cooldown';
 import type { DeadLetterQueue } from '../policies/dead-letter/dead-letter-queue';
 import type { IdempotencyGate } from '../policies/idempotency/idempotency-gate';
@@ -107,6 +111,9 @@ class CallRecord {
 
 const NEVER_ABORTED = new AbortController().signal;
 
+/** `admitFirstAttempt`: the call cannot take the fast path; run it through `execute`. */
+export const FULL_PATH = -2;
+
 /**
  * One dependency's resilience pipeline. `execute` is a single async function
  * that walks the canonical order (SPEC §4, `CANONICAL_ORDER`):
@@ -120,7 +127,7 @@ const NEVER_ABORTED = new AbortController().signal;
  * delays and store calls. Keeping it one async frame is what keeps the added
  * cost of a successful call near the cost of one `await`.
  */
-export class Pipeline implements FirstOutcomeSink {
+export class Pipeline implements FirstOutcomeSink, TransitionListener {
   readonly name: string;
   readonly stats = new PipelineStats();
   readonly breaker: CircuitBreaker | undefined;
@@ -143,20 +150,9 @@ export class Pipeline implements FirstOutcomeSink {
     private readonly services: PipelineServices,
   ) {
     this.name = options.name;
-    const { clock, bus } = services;
+    const { clock } = services;
     if (options.circuitBreaker !== undefined) {
-      this.breaker = new CircuitBreaker(options.circuitBreaker, clock, (from, to, reason) => {
-        const event: CallDecisionEvent = {
-          type: 'circuit_breaker.state_change',
-          dependency: this.name,
-          from,
-          to,
-          reason,
-          atWallMs: clock.wallMs(),
-        };
-        this.lastTransition = event;
-        bus.emit(event);
-      });
+      this.breaker = new CircuitBreaker(options.circuitBreaker, clock, this);
     }
     if (options.bulkhead !== undefined)
       this.bulkhead = new Bulkhead(options.bulkhead, services.deadlines);
@@ -193,21 +189,13 @@ export class Pipeline implements FirstOutcomeSink {
     args: readonly unknown[],
     call: CallOptions = RETRY_SAFE_CALL,
   ): Promise<unknown> {
-    const controls = this.services.controls;
-    if (controls.killSwitch) return passThrough(fn, thisArg, args);
-    this.callCount++;
-    if (this.gated || controls.observe || this.cooldown.active)
+    if (this.services.controls.killSwitch) return passThrough(fn, thisArg, args);
+    const permit = this.admitFast();
+    if (permit === FULL_PATH) {
+      this.callCount++;
       return this.executeFull(fn, thisArg, args, call, undefined);
-    const breaker = this.breaker;
-    if (breaker !== undefined && breaker.state !== 'closed' && breaker.state !== 'disabled')
-      return this.executeFull(fn, thisArg, args, call, undefined);
-    const bulkhead = this.bulkhead;
-    if (bulkhead !== undefined && !bulkhead.tryEnter())
-      return this.executeFull(fn, thisArg, args, call, undefined);
+    }
     if (this.options.attemptTimeoutMs > 0) {
-      const permit = breaker === undefined ? REJECTED : breaker.tryAcquire();
-      // Read even when durations are not measured: the deadline needs it.
-      const startMs = this.services.clock.monoMs();
       return new TimedAttempt(
         this.services.deadlines,
         this.name,
@@ -218,10 +206,42 @@ export class Pipeline implements FirstOutcomeSink {
         args,
         call,
         permit,
-        startMs,
+        // Read even when durations are not measured: the deadline needs it.
+        this.services.clock.monoMs(),
       ).start();
     }
-    return this.firstAttempt(fn, thisArg, args, call);
+    return this.firstAttempt(fn, thisArg, args, call, permit);
+  }
+
+  /**
+   * Admission for a first attempt on the fast path, for callers that run the
+   * attempt themselves and report its outcome through `afterFirst` (an HTTP
+   * request does, without a promise in between). Returns the breaker permit
+   * (`REJECTED` when there is no breaker), or `FULL_PATH` when the call must
+   * go through `execute` — which then also handles the kill switch, an attempt
+   * timeout and every policy that acts before the call. Counts the call when
+   * admitted.
+   */
+  admitFirstAttempt(): number {
+    return this.options.attemptTimeoutMs > 0 ? FULL_PATH : this.admitFast();
+  }
+
+  /** Start time of an attempt admitted by `admitFirstAttempt` (0 when nothing measures it). */
+  firstAttemptStartMs(): number {
+    return this.timed ? this.services.clock.monoMs() : 0;
+  }
+
+  private admitFast(): number {
+    const controls = this.services.controls;
+    if (controls.killSwitch || this.gated || controls.observe || this.cooldown.active)
+      return FULL_PATH;
+    const breaker = this.breaker;
+    if (breaker !== undefined && breaker.state !== 'closed' && breaker.state !== 'disabled')
+      return FULL_PATH;
+    const bulkhead = this.bulkhead;
+    if (bulkhead !== undefined && !bulkhead.tryEnter()) return FULL_PATH;
+    this.callCount++;
+    return breaker === undefined ? REJECTED : breaker.tryAcquire();
   }
 
   /** The happy path without a timeout: one attempt, a closed breaker, a held bulkhead slot (if any). */
@@ -230,9 +250,9 @@ export class Pipeline implements FirstOutcomeSink {
     thisArg: unknown,
     args: readonly unknown[],
     call: CallOptions,
+    permit: number,
   ): Promise<unknown> {
-    const startMs = this.timed ? this.services.clock.monoMs() : 0;
-    const permit = this.breaker === undefined ? REJECTED : this.breaker.tryAcquire();
+    const startMs = this.firstAttemptStartMs();
     let value: unknown;
     try {
       value = await fn.apply(thisArg, args as never[]);
@@ -732,6 +752,20 @@ export class Pipeline implements FirstOutcomeSink {
   }
 
   /** A consistent view for status(), the admin API and observable metrics. */
+  /** @internal The breaker changed state: remembered for the next call's record, and announced. */
+  breakerTransitioned(from: BreakerState, to: BreakerState, reason: string): void {
+    const event: CallDecisionEvent = {
+      type: 'circuit_breaker.state_change',
+      dependency: this.name,
+      from,
+      to,
+      reason,
+      atWallMs: this.services.clock.wallMs(),
+    };
+    this.lastTransition = event;
+    this.services.bus.emit(event);
+  }
+
   status(): PipelineStatus {
     return this.outsideCall(() => describePipeline(this, this.services.clock.monoMs()));
   }

@@ -42,7 +42,7 @@ function setup(overrides: Partial<CircuitBreakerOptions> = {}) {
       ...overrides,
     },
     clock,
-    (from, to, reason) => transitions.push([from, to, reason]),
+    { breakerTransitioned: (from, to, reason) => transitions.push([from, to, reason]) },
   );
   const arbiter = new RecordingArbiter();
   arbiter.breaker = breaker;

@@ -10,7 +10,12 @@ import {
   DEFAULT_FORCED_STATE_TTL_MS,
   type CircuitBreakerOptions,
 } from '../../../src/core/policies/circuit-breaker/options';
-import { OutcomeWindow } from '../../../src/core/policies/circuit-breaker/outcome-window';
+import {
+  type OutcomeWindow,
+  emptyOutcomeWindow,
+  recordOutcome,
+  resetOutcomes,
+} from '../../../src/core/policies/circuit-breaker/outcome-window';
 import { FakeClock } from '../../support/fake-clock';
 
 type Transition = [from: BreakerState, to: BreakerState, reason: string];
@@ -20,9 +25,9 @@ function harness(overrides: Partial<CircuitBreakerOptions> = {}) {
   const clock = new FakeClock();
   const transitions: Transition[] = [];
   const options: CircuitBreakerOptions = { ...CIRCUIT_BREAKER_DEFAULTS, ...overrides };
-  const breaker = new CircuitBreaker(options, clock, (from, to, reason) =>
-    transitions.push([from, to, reason]),
-  );
+  const breaker = new CircuitBreaker(options, clock, {
+    breakerTransitioned: (from, to, reason) => transitions.push([from, to, reason]),
+  });
   /** One whole call: acquire, then record. Returns false when the breaker rejected it. */
   const call = (failed: boolean, durationMs = 0): boolean => {
     const permit = breaker.tryAcquire();
@@ -689,6 +694,12 @@ describe('CircuitBreaker transition listener', () => {
 });
 
 describe('OutcomeWindow', () => {
+  const totals = (window: OutcomeWindow): number[] => [
+    window.windowCount,
+    window.windowFailures,
+    window.windowSlows,
+  ];
+
   /** The obvious model: an array of the last `size` outcomes. */
   function model(size: number, outcomes: readonly [boolean, boolean][]) {
     const last = outcomes.slice(-size);
@@ -705,16 +716,16 @@ describe('OutcomeWindow', () => {
         fc.constantFrom(1, 2, 29, 30, 31, 59, 60, 61, 100),
         fc.array(fc.tuple(fc.boolean(), fc.boolean()), { maxLength: 400 }),
         (size, outcomes) => {
-          const window = new OutcomeWindow(size);
+          const window = emptyOutcomeWindow();
           const seen: [boolean, boolean][] = [];
           for (const outcome of outcomes) {
-            window.record(outcome[0], outcome[1]);
+            recordOutcome(window, size, outcome[0], outcome[1]);
             seen.push(outcome);
             const expected = model(size, seen);
             if (
-              window.count !== expected.count ||
-              window.failures !== expected.failures ||
-              window.slows !== expected.slows
+              window.windowCount !== expected.count ||
+              window.windowFailures !== expected.failures ||
+              window.windowSlows !== expected.slows
             )
               return false;
           }
@@ -726,20 +737,20 @@ describe('OutcomeWindow', () => {
   });
 
   it('forgets a failure exactly `size` calls later', () => {
-    const window = new OutcomeWindow(31);
-    window.record(true, true);
-    for (let i = 0; i < 30; i++) window.record(false, false);
-    expect([window.count, window.failures, window.slows]).toEqual([31, 1, 1]);
-    window.record(false, false);
-    expect([window.count, window.failures, window.slows]).toEqual([31, 0, 0]);
+    const window = emptyOutcomeWindow();
+    recordOutcome(window, 31, true, true);
+    for (let i = 0; i < 30; i++) recordOutcome(window, 31, false, false);
+    expect(totals(window)).toEqual([31, 1, 1]);
+    recordOutcome(window, 31, false, false);
+    expect(totals(window)).toEqual([31, 0, 0]);
   });
 
-  it('reset() empties it', () => {
-    const window = new OutcomeWindow(5);
-    for (let i = 0; i < 7; i++) window.record(true, true);
-    window.reset();
-    expect([window.count, window.failures, window.slows]).toEqual([0, 0, 0]);
-    window.record(false, false);
-    expect([window.count, window.failures, window.slows]).toEqual([1, 0, 0]);
+  it('resetOutcomes() empties it', () => {
+    const window = emptyOutcomeWindow();
+    for (let i = 0; i < 7; i++) recordOutcome(window, 5, true, true);
+    resetOutcomes(window);
+    expect(totals(window)).toEqual([0, 0, 0]);
+    recordOutcome(window, 5, false, false);
+    expect(totals(window)).toEqual([1, 0, 0]);
   });
 });

@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PolicyOptions } from '../../../src/config/schema';
 import { defaultClassifier, type Classifier } from '../../../src/core/outcome';
+import { RETRY_SAFE_CALL } from '../../../src/core/pipeline/options';
+import { FULL_PATH } from '../../../src/core/pipeline/pipeline';
 import {
   after,
   deferred,
@@ -9,6 +11,7 @@ import {
   harness,
   ok,
   scripted,
+  track,
   type Harness,
   type HarnessOptions,
   type Step,
@@ -113,14 +116,50 @@ describe('fast path and full path', () => {
     expect(h.pipeline.bulkhead!.active).toBe(0);
   });
 
+  /**
+   * A call run the way the HTTP instrumentation runs it: admitted with
+   * `admitFirstAttempt`, the attempt made by the caller, its outcome reported
+   * with `afterFirst` (through `execute` when the fast path does not apply).
+   */
+  function reportedCall(h: Harness, fn: (...args: never[]) => unknown, args: unknown[]) {
+    const pipeline = h.pipeline;
+    const permit = pipeline.admitFirstAttempt();
+    if (permit === FULL_PATH) return track(pipeline.execute(fn, undefined, args));
+    const startMs = pipeline.firstAttemptStartMs();
+    const report = (isError: boolean, error: unknown, value: unknown): unknown =>
+      pipeline.afterFirst(
+        fn,
+        undefined,
+        args,
+        RETRY_SAFE_CALL,
+        isError,
+        error,
+        value,
+        permit,
+        false,
+        startMs,
+      );
+    return track(
+      Promise.resolve(fn(...(args as never[]))).then(
+        value => report(false, undefined, value),
+        (error: unknown) => report(true, error, undefined),
+      ),
+    );
+  }
+
   /** What one run of a script looks like from outside. */
-  async function observe(policy: PolicyOptions, scripts: Step[][], options: HarnessOptions = {}) {
+  async function observe(
+    policy: PolicyOptions,
+    scripts: Step[][],
+    options: HarnessOptions = {},
+    reported = false,
+  ) {
     const h = harness(policy, options);
     const results: unknown[] = [];
     let count = 0;
     for (const steps of scripts) {
       const s = scripted(h.clock, steps);
-      const call = h.call(s.fn, ['arg']);
+      const call = reported ? reportedCall(h, s.fn, ['arg']) : h.call(s.fn, ['arg']);
       await h.advance(2_000);
       results.push(call.ok ? ['ok', call.value] : ['error', (call.error as Error).message]);
       count += s.count;
@@ -176,6 +215,51 @@ describe('fast path and full path', () => {
       ),
       { seed: 2026, numRuns: 60 },
     );
+  });
+
+  it('a caller that reports its own first attempt sees what execute() shows (property)', async () => {
+    // No attempt timeout: with one, admitFirstAttempt() sends every call through execute().
+    const policy: PolicyOptions = {
+      circuitBreaker: {
+        failureThreshold: 3,
+        failureRateThreshold: 50,
+        minimumCalls: 4,
+        slidingWindowSize: 8,
+        recoveryTimeout: 500,
+        halfOpenMaxCalls: 1,
+        successThreshold: 1,
+        slowCallDuration: 100,
+        slowCallRateThreshold: 75,
+      },
+      retry: { maxAttempts: 3, backoff: 'constant', baseDelay: 10, ...noJitter },
+      bulkhead: { maxConcurrent: 2, maxQueue: 0 },
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(outcome, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+        async scripts => {
+          const options = { measureDurations: true };
+          const executed = await observe(policy, scripts, options);
+          const reported = await observe(policy, scripts, options, true);
+          expect(reported).toEqual(executed);
+        },
+      ),
+      { seed: 2027, numRuns: 60 },
+    );
+  });
+
+  it('admitFirstAttempt() leaves to execute() what the fast path cannot take', () => {
+    expect(harness({ timeout: 100 }).pipeline.admitFirstAttempt()).toBe(FULL_PATH);
+    const killed = harness({});
+    killed.controls.killSwitch = true;
+    expect(killed.pipeline.admitFirstAttempt()).toBe(FULL_PATH);
+    const open = harness({ circuitBreaker: { failureThreshold: 1 } });
+    open.pipeline.forceOpen(1_000);
+    expect(open.pipeline.admitFirstAttempt()).toBe(FULL_PATH);
+    const full = harness({ bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+    expect(full.pipeline.admitFirstAttempt()).not.toBe(FULL_PATH);
+    expect(full.pipeline.admitFirstAttempt()).toBe(FULL_PATH);
+    expect(full.pipeline.bulkhead!.active).toBe(1);
   });
 });
 

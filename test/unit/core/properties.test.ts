@@ -67,7 +67,7 @@ describe('half-open probes (property)', () => {
               successThreshold,
             },
             clock,
-            () => transitions++,
+            { breakerTransitioned: () => transitions++ },
           );
           // Outstanding permits, tagged with the transition count when admitted half-open.
           const outstanding: { permit: number; halfOpenPeriod: number | undefined }[] = [];

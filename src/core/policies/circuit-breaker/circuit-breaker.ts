@@ -2,7 +2,7 @@ import type { BreakerState } from '../../../names/policies';
 import type { Clock } from '../../clock';
 import type { CircuitBreakerOptions } from './options';
 import { DEFAULT_FORCED_STATE_TTL_MS } from './options';
-import { OutcomeWindow } from './outcome-window';
+import { type OutcomeWindow, recordOutcome, resetOutcomes } from './outcome-window';
 
 /** Half-open probes that have not reported for this long (or the recovery timeout, if longer) are abandoned. */
 export const STUCK_PROBES_MS = 60_000;
@@ -10,7 +10,13 @@ export const STUCK_PROBES_MS = 60_000;
 /** Returned by `tryAcquire` when the call may not proceed. */
 export const REJECTED = -1;
 
-export type TransitionListener = (from: BreakerState, to: BreakerState, reason: string) => void;
+/**
+ * Told about every transition. An object rather than a callback: its owner (a
+ * pipeline, a store) implements it, so no closure is allocated per breaker.
+ */
+export interface TransitionListener {
+  breakerTransitioned(from: BreakerState, to: BreakerState, reason: string): void;
+}
 
 /**
  * Hands out half-open probes when they must be counted beyond this process (a
@@ -47,7 +53,7 @@ export interface CircuitBreakerSnapshot {
  * outcome recorded with a permit from an older generation (a call admitted before
  * the last transition) no longer moves the state machine.
  */
-export class CircuitBreaker {
+export class CircuitBreaker implements OutcomeWindow {
   private current: BreakerState;
   private generation = 0;
   /** Monotonic deadline of the open state or of a forced state. */
@@ -61,14 +67,19 @@ export class CircuitBreaker {
   private arbiter: ProbeArbiter | undefined;
   /** Probes granted by the arbiter and not used yet (this generation). */
   private probeAllowance = 0;
-  private readonly window: OutcomeWindow;
+  // The sliding window over recent outcomes (see OutcomeWindow); public only for its functions.
+  windowCount = 0;
+  windowFailures = 0;
+  windowSlows = 0;
+  windowPosition = 0;
+  failureBits: number[] | undefined = undefined;
+  slowBits: number[] | undefined = undefined;
 
   constructor(
     readonly options: CircuitBreakerOptions,
     private readonly clock: Clock,
-    private readonly onTransition: TransitionListener,
+    private readonly listener: TransitionListener,
   ) {
-    this.window = new OutcomeWindow(options.slidingWindowSize);
     this.current = options.enabled ? 'closed' : 'disabled';
   }
 
@@ -216,7 +227,7 @@ export class CircuitBreaker {
   snapshot(): CircuitBreakerSnapshot {
     this.refresh();
     const nowMs = this.clock.monoMs();
-    const { count, failures, slows } = this.window;
+    const { windowCount: count, windowFailures: failures, windowSlows: slows } = this;
     const enough = count >= this.options.minimumCalls && count > 0;
     const timed =
       this.current === 'open' || this.current === 'forced_open' || this.current === 'forced_closed';
@@ -264,10 +275,10 @@ export class CircuitBreaker {
   private recordClosed(failed: boolean, durationMs: number): void {
     const options = this.options;
     const slow = options.slowCallDurationMs > 0 && durationMs >= options.slowCallDurationMs;
-    this.window.record(failed, slow);
+    recordOutcome(this, options.slidingWindowSize, failed, slow);
     // A rate only rises on a failure (or slow call), except on the call that brings the window
     // to minimumCalls: the rates are judged for the first time then, whatever that call was.
-    const firstJudged = this.window.count === options.minimumCalls;
+    const firstJudged = this.windowCount === options.minimumCalls;
     if (!failed) {
       this.streakBeforeLastSuccess = this.consecutiveFailures;
       this.consecutiveFailures = 0;
@@ -279,7 +290,7 @@ export class CircuitBreaker {
       this.open('consecutive_failures');
       return;
     }
-    const { count, failures, slows } = this.window;
+    const { windowCount: count, windowFailures: failures, windowSlows: slows } = this;
     if (count < options.minimumCalls) return;
     if (
       (failed || firstJudged) &&
@@ -309,8 +320,8 @@ export class CircuitBreaker {
     this.halfOpenInFlight = 0;
     this.halfOpenSuccesses = 0;
     this.probeAllowance = 0;
-    this.window.reset();
+    resetOutcomes(this);
     if (from !== to || reason === 'forced' || reason === 'probes_stuck')
-      this.onTransition(from, to, reason);
+      this.listener.breakerTransitioned(from, to, reason);
   }
 }

@@ -2,54 +2,77 @@
 const BITS = 30;
 
 /**
- * Count-based sliding window over the last `size` outcomes with running totals.
- * Bitsets are allocated on the first failure (or slow call): a window that has
- * only seen successes costs a handful of numbers, which keeps ten thousand idle
- * breakers within a couple of megabytes.
+ * Count-based sliding window over the last `size` outcomes, with running totals.
+ *
+ * The state lives in fields of its owner (the circuit breaker) rather than in an
+ * object of its own, and the functions below work on it: one object header and
+ * one pointer less per dependency, which keeps ten thousand idle breakers within
+ * two megabytes. Bitsets are allocated on the first failure (or slow call), so a
+ * window that has only seen successes costs a handful of small integers.
  */
-export class OutcomeWindow {
-  count = 0;
-  failures = 0;
-  slows = 0;
-  private position = 0;
-  private failureBits: number[] | undefined = undefined;
-  private slowBits: number[] | undefined = undefined;
+export interface OutcomeWindow {
+  /** Outcomes in the window (at most `size`). */
+  windowCount: number;
+  windowFailures: number;
+  windowSlows: number;
+  /** Where the next outcome goes. */
+  windowPosition: number;
+  failureBits: number[] | undefined;
+  slowBits: number[] | undefined;
+}
 
-  constructor(private readonly size: number) {}
+/** An empty window (for owners that are not breakers, such as tests). */
+export function emptyOutcomeWindow(): OutcomeWindow {
+  return {
+    windowCount: 0,
+    windowFailures: 0,
+    windowSlows: 0,
+    windowPosition: 0,
+    failureBits: undefined,
+    slowBits: undefined,
+  };
+}
 
-  record(failed: boolean, slow: boolean): void {
-    const position = this.position;
-    const word = (position / BITS) | 0;
-    const mask = 1 << (position % BITS);
-    if (this.count === this.size) {
-      if (this.failureBits !== undefined && (this.failureBits[word]! & mask) !== 0) this.failures--;
-      if (this.slowBits !== undefined && (this.slowBits[word]! & mask) !== 0) this.slows--;
-    } else {
-      this.count++;
-    }
-    if (failed) {
-      this.failureBits ??= this.zeroWords();
-      this.failureBits[word]! |= mask;
-      this.failures++;
-    } else if (this.failureBits !== undefined) {
-      this.failureBits[word]! &= ~mask;
-    }
-    if (slow) {
-      this.slowBits ??= this.zeroWords();
-      this.slowBits[word]! |= mask;
-      this.slows++;
-    } else if (this.slowBits !== undefined) {
-      this.slowBits[word]! &= ~mask;
-    }
-    this.position = position + 1 === this.size ? 0 : position + 1;
+/** Add an outcome, evicting the oldest once the window holds `size`. */
+export function recordOutcome(
+  window: OutcomeWindow,
+  size: number,
+  failed: boolean,
+  slow: boolean,
+): void {
+  const position = window.windowPosition;
+  const word = (position / BITS) | 0;
+  const mask = 1 << (position % BITS);
+  if (window.windowCount === size) {
+    if (window.failureBits !== undefined && (window.failureBits[word]! & mask) !== 0)
+      window.windowFailures--;
+    if (window.slowBits !== undefined && (window.slowBits[word]! & mask) !== 0)
+      window.windowSlows--;
+  } else {
+    window.windowCount++;
   }
-
-  reset(): void {
-    this.count = this.failures = this.slows = this.position = 0;
-    this.failureBits = this.slowBits = undefined;
+  if (failed) {
+    window.failureBits ??= zeroWords(size);
+    window.failureBits[word]! |= mask;
+    window.windowFailures++;
+  } else if (window.failureBits !== undefined) {
+    window.failureBits[word]! &= ~mask;
   }
-
-  private zeroWords(): number[] {
-    return new Array<number>(Math.ceil(this.size / BITS)).fill(0);
+  if (slow) {
+    window.slowBits ??= zeroWords(size);
+    window.slowBits[word]! |= mask;
+    window.windowSlows++;
+  } else if (window.slowBits !== undefined) {
+    window.slowBits[word]! &= ~mask;
   }
+  window.windowPosition = position + 1 === size ? 0 : position + 1;
+}
+
+export function resetOutcomes(window: OutcomeWindow): void {
+  window.windowCount = window.windowFailures = window.windowSlows = window.windowPosition = 0;
+  window.failureBits = window.slowBits = undefined;
+}
+
+function zeroWords(size: number): number[] {
+  return new Array<number>(Math.ceil(size / BITS)).fill(0);
 }
