@@ -86,7 +86,7 @@ function rateLimitSuite(
         ...(backend === 'postgresql'
           ? [
               '',
-              'PostgreSQL runs with the server’s own settings (here `fsync` and `synchronous_commit` on, so every rate-limiter-flexible decision waits for a WAL flush; research/perf-anchors.md measured with both off).',
+              'PostgreSQL runs with the server’s own settings (here `fsync` and `synchronous_commit` on, so every rate-limiter-flexible decision waits for a WAL flush).',
             ]
           : []),
       ].join('\n');
