@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock';
+import { StoreError } from '../core/store-errors';
 import type { StateStore } from '../core/store';
 import type { Logger } from '../log';
 import type { FleetDecodeError } from './codec';
@@ -28,6 +29,11 @@ export interface FleetContext {
   unreadable(error: FleetDecodeError): void;
   /** The store answered: clear the "failed" log state of `operation`. */
   succeeded(operation: string): void;
+}
+
+/** The store was closed (by shutdown): a failure that says nothing about its health. */
+export function isClosedStore(error: unknown): boolean {
+  return error instanceof StoreError && error.reason === 'closed';
 }
 
 /** Run `body` and report a failure instead of throwing (fire-and-forget store work). */

@@ -7,7 +7,7 @@ import {
 import type { RateLimitOptions } from '../core/policies/rate-limit/options';
 import type { TimerHandle } from '../core/clock';
 import { StoreError } from '../core/store-errors';
-import type { FleetContext } from './context';
+import { isClosedStore, type FleetContext } from './context';
 import { LeaseSizer } from './lease-sizing';
 import { rateLimitKey } from './names';
 
@@ -202,6 +202,8 @@ export class FleetLimiter implements PermitSource {
       fleet.report('rate_limit.refill', error);
       const hint = error instanceof StoreError ? error.retryAfterMs : undefined;
       this.fallbackUntilMs = fleet.clock.monoMs() + Math.max(50, hint ?? STORE_RETRY_MS);
+      // A store closed by shutdown is not an outage: fall back quietly.
+      if (isClosedStore(error)) return;
       fleet.logger.once(
         `fleet:rate-limit-fallback:${this.name}`,
         'warn',

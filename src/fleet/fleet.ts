@@ -13,7 +13,7 @@ import type { Logger } from '../log';
 import { BreakerSync } from './breaker-sync';
 import { FleetChannel } from './channel';
 import type { FleetDecodeError } from './codec';
-import type { FleetContext, FleetSettings } from './context';
+import { isClosedStore, type FleetContext, type FleetSettings } from './context';
 import { ControlSync } from './control-sync';
 import { CooldownSync } from './cooldown-sync';
 import { FleetLimiter } from './fleet-limiter';
@@ -100,8 +100,11 @@ export class Fleet {
       instanceId: options.instanceId,
       settings: options.settings,
       health: this.health,
-      report: (operation, error) =>
-        logger.once(`fleet:${operation}`, 'warn', `fleet ${operation} failed`, error),
+      // Work that was in flight when the store closed (shutdown) failed for that reason only.
+      report: (operation, error) => {
+        if (!isClosedStore(error))
+          logger.once(`fleet:${operation}`, 'warn', `fleet ${operation} failed`, error);
+      },
       succeeded: operation => logger.clear(`fleet:${operation}`),
       unreadable: (error: FleetDecodeError) =>
         logger.once(`fleet:decode:${error.codec}`, 'warn', `${error.message}; ignored`),

@@ -125,6 +125,17 @@ describe('fleet-wide rate limit', () => {
     expect(admitted[0]).toBe(50);
   });
 
+  it('calls after shutdown fall back without reporting the closed store as an outage', async () => {
+    const f = start(1, { limit: 1_000, per: '1s' });
+    const worker = f.workers[0]!;
+    const pipeline = worker.pipeline();
+    expect(await attempt(pipeline, succeeding)).toBe('ok');
+    await f.close();
+    // Whatever the lease left, calls keep being decided (locally once the store is closed).
+    for (let i = 0; i < 50; i++) expect(await attempt(pipeline, succeeding)).toBe('ok');
+    expect(worker.logs.filter(line => line.includes('warn'))).toEqual([]);
+  });
+
   it('store down, fallback closed: calls are rejected, and admitted again after recovery', async () => {
     const f = start(1, { limit: 1_000, per: '1s' }, 'closed');
     f.availability = 'down';
