@@ -116,6 +116,30 @@ function resultLogger(logger: Logger, what: string): (result: ExportResult) => v
 }
 
 /**
+ * Export through an exporter that is loaded on first use: a failure to load it
+ * is an export result like any other (logged, and handed to the SDK).
+ */
+function exportThrough<T>(
+  current: () => { export(items: T, done: (result: ExportResult) => void): void },
+  items: T,
+  onResult: (result: ExportResult) => void,
+  resultCallback: (result: ExportResult) => void,
+): void {
+  const done = (result: ExportResult): void => {
+    onResult(result);
+    resultCallback(result);
+  };
+  let exporter: ReturnType<typeof current>;
+  try {
+    exporter = current();
+  } catch (error) {
+    done({ code: ExportResultCode.FAILED, error: error as Error });
+    return;
+  }
+  exporter.export(items, done);
+}
+
+/**
  * A span exporter whose package is loaded on the first export, not at startup:
  * an OTLP exporter family costs ~50–100 ms to load on this project's reference
  * machine, more than the whole startup budget leaves for it.
@@ -138,19 +162,7 @@ export class LazySpanExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    let exporter: SpanExporter;
-    try {
-      exporter = this.current();
-    } catch (error) {
-      const result = { code: ExportResultCode.FAILED, error: error as Error };
-      this.onResult(result);
-      resultCallback(result);
-      return;
-    }
-    exporter.export(spans, result => {
-      this.onResult(result);
-      resultCallback(result);
-    });
+    exportThrough(() => this.current(), spans, this.onResult, resultCallback);
   }
 
   async shutdown(): Promise<void> {
@@ -250,19 +262,7 @@ export class LazyMetricExporter implements PushMetricExporter {
   }
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    let exporter: PushMetricExporter;
-    try {
-      exporter = this.current();
-    } catch (error) {
-      const result = { code: ExportResultCode.FAILED, error: error as Error };
-      this.onResult(result);
-      resultCallback(result);
-      return;
-    }
-    exporter.export(metrics, result => {
-      this.onResult(result);
-      resultCallback(result);
-    });
+    exportThrough(() => this.current(), metrics, this.onResult, resultCallback);
   }
 
   async forceFlush(): Promise<void> {

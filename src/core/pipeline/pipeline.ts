@@ -751,7 +751,6 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     }
   }
 
-  /** A consistent view for status(), the admin API and observable metrics. */
   /** @internal The breaker changed state: remembered for the next call's record, and announced. */
   breakerTransitioned(from: BreakerState, to: BreakerState, reason: string): void {
     const event: CallDecisionEvent = {
@@ -766,6 +765,7 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     this.services.bus.emit(event);
   }
 
+  /** A consistent view for status(), the admin API and observable metrics. */
   status(): PipelineStatus {
     return this.outsideCall(() => describePipeline(this, this.services.clock.monoMs()));
   }

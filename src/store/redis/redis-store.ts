@@ -178,20 +178,19 @@ export class RedisStore implements StateStore {
   }
 
   takePermits(key: string, request: PermitRequest): Promise<PermitGrant> {
-    return this.run('takePermits', async client => {
-      const [granted, retryAfter] = (await client.baldurTakePermits(
-        this.keys.value(key),
-        String(request.requested),
-        String(request.limit),
-        String(request.perMs),
-        String(request.burst),
-      )) as [number, string];
-      return { granted: Number(granted), retryAfterMs: parseNumber(retryAfter) };
-    });
+    return this.runTakePermits(key, request, []);
   }
 
   /** takePermits at a given server time (tests compare the script with src/store/gcra-take.ts). */
   takePermitsAt(key: string, request: PermitRequest, nowMs: number): Promise<PermitGrant> {
+    return this.runTakePermits(key, request, [String(nowMs)]);
+  }
+
+  private runTakePermits(
+    key: string,
+    request: PermitRequest,
+    serverTime: string[],
+  ): Promise<PermitGrant> {
     return this.run('takePermits', async client => {
       const [granted, retryAfter] = (await client.baldurTakePermits(
         this.keys.value(key),
@@ -199,7 +198,7 @@ export class RedisStore implements StateStore {
         String(request.limit),
         String(request.perMs),
         String(request.burst),
-        String(nowMs),
+        ...serverTime,
       )) as [number, string];
       return { granted: Number(granted), retryAfterMs: parseNumber(retryAfter) };
     });
