@@ -26,6 +26,7 @@ import {
   prometheusAvailable,
   type Sample,
 } from './prometheus-server';
+import { sleep } from '../../support/wait';
 
 /**
  * SPEC §9: every query of the shipped dashboards and alert rules runs against
@@ -141,8 +142,6 @@ class Agent {
     clearTimeout(timer);
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
 
 function hasFiniteValue(samples: readonly Sample[]): boolean {
   return samples.some(s => Number.isFinite(s.value));

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type RunningApp } from '../../support/run-app';
+import { sleep } from '../../support/wait';
 
 /**
  * Fleets of real worker processes (test/fixtures/apps/fleet-worker.cjs, under
@@ -30,7 +31,7 @@ export const MARIADB: Backend = {
   env: { BALDUR_SQL_DSN: 'mysql://root@127.0.0.1:3306/test' },
 };
 
-export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
+export { sleep };
 
 /** A key prefix no other run uses (letters, digits and _, at most 32). */
 export function uniquePrefix(label: string): string {

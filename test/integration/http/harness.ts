@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FaultProxy } from '../../support/fault-proxy';
 import { HttpUpstream } from '../../support/http-upstream';
 import { startApp, type RunningApp } from '../../support/run-app';
+import { sleep, until as untilHolds } from '../../support/wait';
 
 /**
  * A test rig for the HTTP instrumentations: an HttpUpstream behind a
@@ -117,15 +118,9 @@ export class Client {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
+export { sleep };
 
-/** Poll `predicate` until it holds (bounded; fails the test instead of hanging). */
-export async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
+/** Poll `predicate` every 5 ms until it holds (bounded; fails the test instead of hanging). */
+export function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  return untilHolds(predicate, timeoutMs, 5);
 }

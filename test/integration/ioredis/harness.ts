@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
 import { SERVICES } from '../../support/services';
+import { sleep, until } from '../../support/wait';
 
 /**
  * Test rig for the ioredis instrumentation: the shared Redis behind a
@@ -137,21 +138,7 @@ export class Driver {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-/** Poll `probe` until it returns true (bounded: fails the test instead of hanging). */
-export async function until(
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
+export { sleep, until };
 
 /**
  * A throwaway three-master Redis Cluster on free local ports (slots assigned

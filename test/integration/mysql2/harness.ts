@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
 import { SERVICES } from '../../support/services';
+import { sleep, until } from '../../support/wait';
 
 /**
  * Test rig for the mysql2 instrumentation: the real MariaDB behind a
@@ -200,18 +201,4 @@ export class Driver {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
-
-/** Poll `probe` until it returns true (bounded: fails the test instead of hanging). */
-export async function until(
-  probe: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
+export { sleep, until };

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
+import { sleep } from '../../support/wait';
 
 /**
  * Private Redis servers for the Redis store's integration tests: standalone,
@@ -14,7 +15,7 @@ import { Cluster, Redis } from 'ioredis';
  */
 const run = promisify(execFile);
 
-export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
+export { sleep };
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

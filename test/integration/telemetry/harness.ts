@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { HttpUpstream } from '../../support/http-upstream';
 import { OtlpReceiver, type ReceivedSpan } from '../../support/otlp-receiver';
 import { startApp, type AppOptions, type RunningApp } from '../../support/run-app';
+import { sleep } from '../../support/wait';
 
 /** What the app prints for a command (free-form JSON). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- read by property in assertions
@@ -97,9 +98,7 @@ export class TelemetryApp {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** A port nothing listens on (taken, then released). */
 export async function closedPort(): Promise<number> {
