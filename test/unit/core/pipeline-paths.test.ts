@@ -183,23 +183,25 @@ describe('fast path and full path', () => {
     fc.constant(after(20, fail(new Error('late boom')))),
   );
 
+  /** Every trigger in play; no attempt timeout (a test adds one where it wants it). */
+  const untimed: PolicyOptions = {
+    circuitBreaker: {
+      failureThreshold: 3,
+      failureRateThreshold: 50,
+      minimumCalls: 4,
+      slidingWindowSize: 8,
+      recoveryTimeout: 500,
+      halfOpenMaxCalls: 1,
+      successThreshold: 1,
+      slowCallDuration: 100,
+      slowCallRateThreshold: 75,
+    },
+    retry: { maxAttempts: 3, backoff: 'constant', baseDelay: 10, ...noJitter },
+    bulkhead: { maxConcurrent: 2, maxQueue: 0 },
+  };
+
   it('agree on results, attempts, breaker state, stats and events (property)', async () => {
-    const base: PolicyOptions = {
-      circuitBreaker: {
-        failureThreshold: 3,
-        failureRateThreshold: 50,
-        minimumCalls: 4,
-        slidingWindowSize: 8,
-        recoveryTimeout: 500,
-        halfOpenMaxCalls: 1,
-        successThreshold: 1,
-        slowCallDuration: 100,
-        slowCallRateThreshold: 75,
-      },
-      retry: { maxAttempts: 3, backoff: 'constant', baseDelay: 10, ...noJitter },
-      bulkhead: { maxConcurrent: 2, maxQueue: 0 },
-      timeout: 100,
-    };
+    const base: PolicyOptions = { ...untimed, timeout: 100 };
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(outcome, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
@@ -219,21 +221,7 @@ describe('fast path and full path', () => {
 
   it('a caller that reports its own first attempt sees what execute() shows (property)', async () => {
     // No attempt timeout: with one, admitFirstAttempt() sends every call through execute().
-    const policy: PolicyOptions = {
-      circuitBreaker: {
-        failureThreshold: 3,
-        failureRateThreshold: 50,
-        minimumCalls: 4,
-        slidingWindowSize: 8,
-        recoveryTimeout: 500,
-        halfOpenMaxCalls: 1,
-        successThreshold: 1,
-        slowCallDuration: 100,
-        slowCallRateThreshold: 75,
-      },
-      retry: { maxAttempts: 3, backoff: 'constant', baseDelay: 10, ...noJitter },
-      bulkhead: { maxConcurrent: 2, maxQueue: 0 },
-    };
+    const policy = untimed;
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(outcome, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
