@@ -30,12 +30,16 @@ export const trivialCall = async (): Promise<number> => 1;
 /**
  * Nanoseconds per call of `op` over `iterations` calls. A full GC before each
  * sample (when `--expose-gc` is given) keeps one variant's garbage off the next
- * one's clock; a short untimed run afterwards lets the variant re-warm what the
- * GC evicted before timing starts. Every per-call suite measures this way.
+ * one's clock; an untimed run afterwards lets the variant re-warm what the GC
+ * evicted before timing starts. That includes optimized code: with no call in
+ * flight, the GC frees the hidden classes of per-call objects, which
+ * deoptimizes every function that builds them (V8 "weak objects"), for every
+ * library alike; 5,000 calls proved too few to re-optimize, 20,000 are enough.
+ * Every per-call suite measures this way.
  */
 export async function timePerCall(loop: Loop, op: Op, iterations: number): Promise<number> {
   (globalThis as { gc?: () => void }).gc?.();
-  await loop(op, Math.min(iterations, 5_000));
+  await loop(op, Math.min(iterations, 20_000));
   const start = process.hrtime.bigint();
   await loop(op, iterations);
   return Number(process.hrtime.bigint() - start) / iterations;

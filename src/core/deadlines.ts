@@ -1,40 +1,71 @@
 import type { Clock, TimerHandle } from './clock';
 
 /**
+ * Entries that started within one tick of their lane. They share a due time,
+ * set when the tick closes — after every one of them started — so a deadline
+ * never fires early, and arming one costs no clock read.
+ */
+class Batch {
+  dueMs = Infinity;
+  constructor(readonly lane: Lane) {}
+}
+
+/**
  * Something waiting for a deadline. Entries double as list nodes so that a
  * deadline costs one object per call and O(1) to arm and cancel.
  */
 export abstract class DeadlineEntry {
-  /** Monotonic time at which `onDeadline` fires. */
-  dueMs = 0;
+  /** The batch (and through it the lane) the entry waits in; undefined when it has its own timer or none. */
+  batch: Batch | undefined = undefined;
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
-  lane: Lane | undefined = undefined;
   timer: TimerHandle | undefined = undefined;
 
   abstract onDeadline(): void;
 }
 
+/** A lane's tick: 1/64 of its duration, between 1 ms and 1 s. */
+export function laneTickMs(durationMs: number): number {
+  return Math.min(1_000, Math.max(1, Math.floor(durationMs / 64)));
+}
+
 /**
  * All entries of one lane share a duration, so they are due in insertion order:
- * a doubly linked FIFO with a single timer armed for its head. Calls that finish
- * early unlink themselves; the timer is re-armed lazily when it fires early.
+ * a doubly linked FIFO with a single timer. Reading the clock for every entry
+ * would cost about as much as the rest of a fast call, so entries join the open
+ * batch instead; the lane's timer closes it within a tick (one clock read) and
+ * the batch is due `duration` after that. A deadline therefore fires no earlier
+ * than its duration and at most one tick later (plus the event loop's own lag).
+ * The clock is read once per batch and per timer, not per entry; the timer runs
+ * only while entries wait.
  */
 class Lane {
   head: DeadlineEntry | undefined = undefined;
   tail: DeadlineEntry | undefined = undefined;
+  private open = new Batch(this);
+  private openIsEmpty = true;
   private timer: TimerHandle | undefined = undefined;
+  private timerDueMs = Infinity;
+  private readonly tickMs: number;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly durationMs: number,
+  ) {
+    this.tickMs = laneTickMs(durationMs);
+  }
 
   push(entry: DeadlineEntry): void {
-    entry.lane = this;
+    entry.batch = this.open;
     entry.prev = this.tail;
     entry.next = undefined;
     if (this.tail === undefined) this.head = entry;
     else this.tail.next = entry;
     this.tail = entry;
-    if (this.timer === undefined) this.arm(entry.dueMs);
+    if (this.openIsEmpty) {
+      this.openIsEmpty = false;
+      this.armBy(this.clock.monoMs() + this.tickMs);
+    }
   }
 
   unlink(entry: DeadlineEntry): void {
@@ -42,10 +73,14 @@ class Lane {
     else entry.prev.next = entry.next;
     if (entry.next === undefined) this.tail = entry.prev;
     else entry.next.prev = entry.prev;
-    entry.prev = entry.next = entry.lane = undefined;
+    entry.prev = entry.next = entry.batch = undefined;
   }
 
-  private arm(dueMs: number): void {
+  /** Make sure the timer fires no later than `dueMs`. */
+  private armBy(dueMs: number): void {
+    if (dueMs >= this.timerDueMs) return;
+    if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+    this.timerDueMs = dueMs;
     // Unref'd: a lane timer left armed after the last call must not keep the process alive.
     // The work a deadline guards holds the process open by itself when it is real I/O.
     this.timer = this.clock.setTimer(() => this.fire(), Math.max(0, dueMs - this.clock.monoMs()));
@@ -54,14 +89,22 @@ class Lane {
 
   private fire(): void {
     this.timer = undefined;
+    this.timerDueMs = Infinity;
     const now = this.clock.monoMs();
+    if (!this.openIsEmpty) {
+      this.open.dueMs = now + this.durationMs;
+      this.open = new Batch(this);
+      this.openIsEmpty = true;
+    }
     // Timers may fire up to a millisecond early relative to performance.now(); treat that as due.
-    while (this.head !== undefined && this.head.dueMs <= now + 1) {
+    while (this.head !== undefined && this.head.batch!.dueMs <= now + 1) {
       const entry = this.head;
       this.unlink(entry);
       entry.onDeadline();
     }
-    if (this.head !== undefined) this.arm(this.head.dueMs);
+    // Entries pushed by a firing deadline joined the new open batch and armed the timer.
+    if (this.head !== undefined && this.head.batch!.dueMs !== Infinity)
+      this.armBy(this.head.batch!.dueMs);
   }
 }
 
@@ -70,7 +113,7 @@ const MAX_LANES = 64;
 /**
  * Cheap deadlines for the hot path. Durations seen repeatedly (a dependency's
  * configured timeout) share a lane; beyond `MAX_LANES` distinct durations each
- * deadline gets its own timer.
+ * deadline gets its own timer (exact, at a timer's cost).
  */
 export class Deadlines {
   private readonly lanes = new Map<number, Lane>();
@@ -80,16 +123,12 @@ export class Deadlines {
 
   constructor(private readonly clock: Clock) {}
 
-  /**
-   * Arm `entry` to fire `durationMs` after `nowMs` (pass the caller's own clock
-   * read when it has one: a clock read costs about as much as the rest of this).
-   */
-  schedule(entry: DeadlineEntry, durationMs: number, nowMs: number = this.clock.monoMs()): void {
+  /** Arm `entry` to fire `durationMs` from now (within its lane's tick, never earlier). */
+  schedule(entry: DeadlineEntry, durationMs: number): void {
     const duration = Math.max(0, Math.round(durationMs));
-    entry.dueMs = nowMs + duration;
     let lane = duration === this.lastDuration ? this.lastLane : this.lanes.get(duration);
     if (lane === undefined && this.lanes.size < MAX_LANES) {
-      lane = new Lane(this.clock);
+      lane = new Lane(this.clock, duration);
       this.lanes.set(duration, lane);
     }
     if (lane !== undefined) {
@@ -106,7 +145,7 @@ export class Deadlines {
   }
 
   cancel(entry: DeadlineEntry): void {
-    if (entry.lane !== undefined) entry.lane.unlink(entry);
+    if (entry.batch !== undefined) entry.batch.lane.unlink(entry);
     else if (entry.timer !== undefined) {
       this.clock.clearTimer(entry.timer);
       entry.timer = undefined;

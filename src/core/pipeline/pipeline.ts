@@ -32,7 +32,7 @@ import { backoffDelayMs } from '../policies/retry/backoff';
 import type { RetryOptions } from '../policies/retry/options';
 import { RetryBudget } from '../policies/retry/retry-budget';
 import { AttemptRace } from './attempt-race';
-import { TimedAttempt, type FirstOutcomeSink } from './timed-attempt';
+import { TimedAttempt, type AttemptDeadline, type FirstOutcomeSink } from './timed-attempt';
 import type { Controls } from './controls';
 import { RETRY_SAFE_CALL, type CallOptions, type PipelineOptions } from './options';
 import { type DecidingPolicy, type DurationSinkSlot, PipelineStats, bump } from './stats';
@@ -135,6 +135,8 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
   readonly limiter: PermitSource | undefined;
   readonly cooldown = new Cooldown();
   private readonly budget: RetryBudget | undefined;
+  /** Shared by the fast path's timed first attempts; set when an attempt timeout is configured. */
+  private readonly attemptDeadline: AttemptDeadline | undefined;
   /** Read the clock at call start: durations, deadlines or a budget need it. */
   private readonly timed: boolean;
   /** Time each attempt (slow-call trigger). */
@@ -162,6 +164,14 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     }
     if (options.retry?.budget !== undefined && options.retry.maxAttempts > 1) {
       this.budget = new RetryBudget(options.retry.budget, clock.monoMs());
+    }
+    if (options.attemptTimeoutMs > 0) {
+      this.attemptDeadline = {
+        deadlines: services.deadlines,
+        dependency: this.name,
+        timeoutMs: options.attemptTimeoutMs,
+        sink: this,
+      };
     }
     this.timeAttempts = (options.circuitBreaker?.slowCallDurationMs ?? 0) > 0;
     this.gated =
@@ -195,19 +205,16 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
       this.callCount++;
       return this.executeFull(fn, thisArg, args, call, undefined);
     }
-    if (this.options.attemptTimeoutMs > 0) {
+    const attemptDeadline = this.attemptDeadline;
+    if (attemptDeadline !== undefined) {
       return new TimedAttempt(
-        this.services.deadlines,
-        this.name,
-        this.options.attemptTimeoutMs,
-        this,
+        attemptDeadline,
         fn,
         thisArg,
         args,
         call,
         permit,
-        // Read even when durations are not measured: the deadline needs it.
-        this.services.clock.monoMs(),
+        this.firstAttemptStartMs(),
       ).start();
     }
     return this.firstAttempt(fn, thisArg, args, call, permit);

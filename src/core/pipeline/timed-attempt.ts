@@ -20,23 +20,28 @@ export interface FirstOutcomeSink {
 
 type Callee = (this: unknown, ...args: never[]) => unknown;
 
+/** What every timed first attempt of one pipeline shares (one object per pipeline, not per call). */
+export interface AttemptDeadline {
+  readonly deadlines: Deadlines;
+  readonly dependency: string;
+  readonly timeoutMs: number;
+  readonly sink: FirstOutcomeSink;
+}
+
 /**
  * The fast path's first attempt when a per-attempt timeout is configured,
  * written as hand-built promises instead of an async function awaiting a race:
- * the callee's settlement and the deadline both feed `sink`, and whichever
+ * the callee's settlement and the deadline both feed the sink, and whichever
  * comes first wins. This saves an await and closures per call against racing
  * inside an async function.
  */
 export class TimedAttempt extends DeadlineEntry {
   /** The deadline fired first: the attempt is a timeout whatever it settles with. */
   private timedOut = false;
-  private expire!: (value: unknown) => void;
+  private expire: ((value: unknown) => void) | undefined = undefined;
 
   constructor(
-    private readonly deadlines: Deadlines,
-    private readonly dependency: string,
-    private readonly timeoutMs: number,
-    private readonly sink: FirstOutcomeSink,
+    private readonly limit: AttemptDeadline,
     private readonly fn: Callee,
     private readonly thisArg: unknown,
     private readonly args: readonly unknown[],
@@ -48,12 +53,13 @@ export class TimedAttempt extends DeadlineEntry {
   }
 
   start(): Promise<unknown> {
-    this.deadlines.schedule(this, this.timeoutMs, this.startMs);
+    const deadlines = this.limit.deadlines;
+    deadlines.schedule(this, this.limit.timeoutMs);
     let work: unknown;
     try {
       work = this.fn.apply(this.thisArg, this.args as never[]);
     } catch (error) {
-      this.deadlines.cancel(this);
+      deadlines.cancel(this);
       return new Promise(resolve => resolve(this.settle(true, error, undefined)));
     }
     // The outcome — the callee's or the deadline's — is handled in reactions registered here,
@@ -71,31 +77,33 @@ export class TimedAttempt extends DeadlineEntry {
 
   onDeadline(): void {
     this.timedOut = true;
-    if (this.call.onTimeout !== undefined) {
+    const { call, limit } = this;
+    if (call.onTimeout !== undefined) {
       try {
-        this.call.onTimeout(new TimeoutError(this.dependency, this.timeoutMs, 'attempt'));
+        call.onTimeout(new TimeoutError(limit.dependency, limit.timeoutMs, 'attempt'));
       } catch {
         // Cancelling the underlying work is best effort; the caller still gets the timeout.
       }
     }
-    this.expire(undefined);
+    this.expire!(undefined);
   }
 
   private settle(isError: boolean, error: unknown, value: unknown): unknown {
+    const limit = this.limit;
     if (this.timedOut) {
       return this.deliver(
         true,
-        new TimeoutError(this.dependency, this.timeoutMs, 'attempt'),
+        new TimeoutError(limit.dependency, limit.timeoutMs, 'attempt'),
         undefined,
         true,
       );
     }
-    this.deadlines.cancel(this);
+    limit.deadlines.cancel(this);
     return this.deliver(isError, error, value, false);
   }
 
   private deliver(isError: boolean, error: unknown, value: unknown, timedOut: boolean): unknown {
-    return this.sink.afterFirst(
+    return this.limit.sink.afterFirst(
       this.fn,
       this.thisArg,
       this.args,

