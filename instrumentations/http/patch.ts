@@ -12,23 +12,75 @@ const nodeRequire = createRequire(__filename);
 
 type RequestFunction = (this: unknown, ...args: unknown[]) => ClientRequest;
 
-interface GateInfo {
-  readonly real: Agent;
-  readonly mod: HttpModule;
-  readonly install: Installed;
-}
-
 interface Installed {
   readonly context: AgentContext;
   readonly pipelines: HttpPipelines;
 }
 
-const kGate = Symbol('baldur.http.gate');
+/**
+ * What a request is built with instead of its agent, so that the agent's
+ * `addRequest` — called synchronously by the `ClientRequest` constructor with
+ * the resolved options — starts the call; the real agent sees the request when
+ * the pipeline admits the first attempt. It answers the few agent properties
+ * the constructor reads and then gives the request its real agent back.
+ *
+ * Not `Object.create(realAgent)`: an object used as a prototype drops to
+ * dictionary mode in V8, which would slow every internal access of the agent
+ * (sockets, free lists) on every request.
+ */
+class AgentGate {
+  constructor(
+    readonly real: Agent,
+    readonly mod: HttpModule,
+    readonly install: Installed,
+  ) {}
 
-type Gate = Agent & { [kGate]: GateInfo };
+  // The agent properties `new ClientRequest()` reads before `addRequest`.
+  get protocol(): unknown {
+    return (this.real as { protocol?: unknown }).protocol;
+  }
 
-/** One gate per (module, real agent): requests go to the real agent only once admitted. */
-const gates = new WeakMap<HttpModule, WeakMap<Agent, Gate>>();
+  get defaultPort(): unknown {
+    return (this.real as { defaultPort?: unknown }).defaultPort;
+  }
+
+  get keepAlive(): unknown {
+    return (this.real as { keepAlive?: unknown }).keepAlive;
+  }
+
+  get maxSockets(): unknown {
+    return this.real.maxSockets;
+  }
+
+  addRequest(req: ClientRequest, opts: RequestOptions): void {
+    const real = this.real;
+    // From here on the request, and whoever reads `req.agent`, sees the application's agent.
+    (req as unknown as { agent: Agent }).agent = real;
+    let call: HttpCall;
+    try {
+      const host = typeof opts.host === 'string' ? opts.host : 'localhost';
+      const port = Number(opts.port) || (real as { defaultPort?: number }).defaultPort || 80;
+      const pipeline = this.install.pipelines.get(host, port, req.method, req.path);
+      call = new HttpCall(req, opts, real, this.mod, pipeline);
+    } catch (error) {
+      this.install.context.logger.once(
+        'agent-failure:http.request',
+        'error',
+        'http.request protection failed; passing the call through unprotected',
+        error,
+      );
+      (real as Agent & { addRequest(r: ClientRequest, o: RequestOptions): void }).addRequest(
+        req,
+        opts,
+      );
+      return;
+    }
+    call.start();
+  }
+}
+
+/** One gate per (module, real agent). */
+const gates = new WeakMap<HttpModule, WeakMap<Agent, AgentGate>>();
 
 function isUrlLike(value: unknown): boolean {
   if (value instanceof URL) return true;
@@ -39,7 +91,7 @@ function isUrlLike(value: unknown): boolean {
   );
 }
 
-function gateFor(mod: HttpModule, real: Agent, install: Installed): Gate {
+function gateFor(mod: HttpModule, real: Agent, install: Installed): AgentGate {
   let byAgent = gates.get(mod);
   if (byAgent === undefined) {
     byAgent = new WeakMap();
@@ -47,51 +99,15 @@ function gateFor(mod: HttpModule, real: Agent, install: Installed): Gate {
   }
   let gate = byAgent.get(real);
   if (gate === undefined) {
-    // Reads (protocol, keepAlive, maxSockets, defaultPort, options) go to the real agent.
-    gate = Object.create(real) as Gate;
-    Object.defineProperty(gate, kGate, { value: { real, mod, install } });
-    Object.defineProperty(gate, 'addRequest', {
-      value: gatedAddRequest,
-      writable: true,
-      configurable: true,
-    });
+    gate = new AgentGate(real, mod, install);
     byAgent.set(real, gate);
   }
   return gate;
 }
 
+/** A gate passed back in as an agent (an options object reused from a gated request) is its agent. */
 function realAgentOf(agent: Agent): Agent {
-  const info = (agent as Partial<Gate>)[kGate];
-  return info === undefined ? agent : info.real;
-}
-
-/**
- * `Agent#addRequest(req, options)` of a gate: called synchronously by the
- * `ClientRequest` constructor with the resolved options. Starts the call; the
- * real agent sees the request when the pipeline admits the first attempt.
- */
-function gatedAddRequest(this: Gate, req: ClientRequest, opts: RequestOptions): void {
-  const { real, mod, install } = this[kGate];
-  let call: HttpCall;
-  try {
-    const host = typeof opts.host === 'string' ? opts.host : 'localhost';
-    const port = Number(opts.port) || (real as { defaultPort?: number }).defaultPort || 80;
-    const pipeline = install.pipelines.get(host, port, req.method, req.path);
-    call = new HttpCall(req, opts, real, mod, pipeline);
-  } catch (error) {
-    install.context.logger.once(
-      'agent-failure:http.request',
-      'error',
-      'http.request protection failed; passing the call through unprotected',
-      error,
-    );
-    (real as Agent & { addRequest(r: ClientRequest, o: RequestOptions): void }).addRequest(
-      req,
-      opts,
-    );
-    return;
-  }
-  call.start();
+  return agent instanceof AgentGate ? agent.real : agent;
 }
 
 /**
