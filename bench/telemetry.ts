@@ -35,7 +35,7 @@ import {
 import { baldurGlobal } from '../src/api/global-state';
 import { loadConfig } from '../src/config/load';
 import type { Disposable } from '../src/core/events';
-import type { DurationSinkSlot } from '../src/core/pipeline/stats';
+import { newDurationSlot, type DurationSinkSlot } from '../src/core/pipeline/stats';
 import { Engine } from '../src/engine/engine';
 import { protect } from '../src/index';
 import { DurationProducer } from '../src/telemetry/duration-producer';
@@ -170,7 +170,7 @@ export async function runMetrics(rounds = 15, only?: string): Promise<TelemetryR
   const state = baldurGlobal();
   const plain = engine(false);
   const measured = engine(true);
-  const sinkSlot: DurationSinkSlot = { current: undefined };
+  const sinkSlot: DurationSinkSlot = newDurationSlot();
   const attached = engine(true, sinkSlot);
 
   // Baldur's own SDK: observable instruments + a metric producer for durations.

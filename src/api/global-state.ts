@@ -1,5 +1,5 @@
 import { EventBus } from '../core/events';
-import type { DurationSinkSlot } from '../core/pipeline/stats';
+import { newDurationSlot, type DurationSinkSlot } from '../core/pipeline/stats';
 import type { ReplayHandler } from '../core/policies/dead-letter/dead-letter-queue';
 import { loadConfig } from '../config/load';
 import { Engine } from '../engine/engine';
@@ -38,15 +38,16 @@ export function baldurGlobal(): BaldurGlobal {
       bus: new EventBus(error =>
         process.emitWarning(`baldur: an event listener threw: ${String(error)}`),
       ),
-      telemetry: { measureDurations: false, durationSink: { current: undefined } },
+      telemetry: { measureDurations: false, durationSink: newDurationSlot() },
     };
     Object.defineProperty(globalThis, KEY, { value: state, enumerable: false, configurable: true });
   }
-  // A state created by an older copy of this package has no telemetry settings yet.
-  (state as { telemetry?: BaldurGlobal['telemetry'] }).telemetry ??= {
+  // A state created by an older copy of this package has no telemetry settings (or switch) yet.
+  const telemetry = ((state as { telemetry?: BaldurGlobal['telemetry'] }).telemetry ??= {
     measureDurations: false,
-    durationSink: { current: undefined },
-  };
+    durationSink: newDurationSlot(),
+  });
+  (telemetry.durationSink as Partial<DurationSinkSlot>).measuring ??= true;
   return state;
 }
 

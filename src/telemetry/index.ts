@@ -79,6 +79,8 @@ export class Telemetry {
     const { bus, otel } = options;
     this.transitions = new TransitionLog(bus, options.logger);
     this.measureDurations = !otel.sdkDisabled && otel.metricsExporters.length > 0;
+    // Until the decision: calls made meanwhile are measured in case an SDK will read them.
+    options.durationSink.measuring = true;
     this.callSubscription = bus.on('call.eventful', event => this.onEventfulCall(event));
     this.subscriptions.push(
       bus.on('dead_letter.captured', () => this.deadLetterChanges++),
@@ -138,6 +140,7 @@ export class Telemetry {
 
   async shutdown(): Promise<void> {
     this.state = 'closed';
+    this.options.durationSink.measuring = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.stopRecordingCalls();
     for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
@@ -162,6 +165,8 @@ export class Telemetry {
       for (const delayMs of DORMANT_CHECKS_MS) setTimeout(() => this.activate(), delayMs).unref();
     }
     this.state = 'dormant';
+    // Nothing reads call durations: skip their clock reads until an SDK appears.
+    this.options.durationSink.measuring = false;
   }
 
   private decideLater(): void {
@@ -202,6 +207,7 @@ export class Telemetry {
       if (!active.tracing) this.stopRecordingCalls();
     } catch (error) {
       this.state = 'failed';
+      this.options.durationSink.measuring = false;
       this.stopRecordingCalls();
       logger.error('OpenTelemetry could not be set up; Baldur runs without telemetry', error);
     }

@@ -127,6 +127,8 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
   if (mayOwn && !registered.tracer && !registered.meter) {
     // The SDK packages load only on this path: with an application SDK (or none) only the API does.
     const owned = lazyRequire('./owned') as typeof Owned;
+    // Its metric producer reads the pipelines' duration histograms.
+    ctx.durationSink.measuring = true;
     return owned.startOwned(ctx, { version, pipelines, source, breakerState });
   }
 
@@ -138,10 +140,13 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
   const attachMeter = (meter: Meter): void => {
     removeMetrics = registerMetrics(meter, source);
     ctx.durationSink.current = durationHistogramSink(meter);
+    ctx.durationSink.measuring = true;
     const store = observedStore(ctx.engine()?.store);
     if (store !== undefined) removeStoreRecorder = attachStoreRecorder(meter, store);
   };
   const timers: NodeJS.Timeout[] = [];
+  // Durations are measured only once a meter reads them.
+  ctx.durationSink.measuring = false;
   const meter = metrics.getMeter(INSTRUMENTATION_SCOPE, version);
   if (meter !== createNoopMeter()) attachMeter(meter);
   else {
@@ -177,6 +182,7 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
       removeMetrics?.();
       removeStoreRecorder?.();
       ctx.durationSink.current = undefined;
+      ctx.durationSink.measuring = false;
       return Promise.resolve();
     },
   };

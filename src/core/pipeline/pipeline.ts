@@ -48,9 +48,9 @@ export interface PipelineServices {
   readonly random: () => number;
   readonly deadLetters: DeadLetterQueue | undefined;
   readonly idempotency: IdempotencyGate | undefined;
-  /** Record every call's duration (the telemetry layer reads the histograms). */
+  /** Record every call's duration (the telemetry layer reads the histograms)... */
   readonly measureDurations: boolean;
-  /** Where measured durations also go when telemetry reports through an SDK it does not own. */
+  /** ...while this slot says anything reads them; and where they also go (an SDK Baldur does not own). */
   readonly durationSink?: DurationSinkSlot | undefined;
   /** Agent-internal failures (a store write that failed in the background); never thrown into calls. */
   readonly reportError: (operation: string, error: unknown) => void;
@@ -114,6 +114,12 @@ const NEVER_ABORTED = new AbortController().signal;
 /** `admitFirstAttempt`: the call cannot take the fast path; run it through `execute`. */
 export const FULL_PATH = -2;
 
+/** A call's start time when nothing needed it (no clock read). */
+const UNTIMED = -1;
+
+/** Durations of an engine without a telemetry slot: always measured. */
+const ALWAYS_MEASURED: DurationSinkSlot = Object.freeze({ measuring: true, current: undefined });
+
 /**
  * One dependency's resilience pipeline. `execute` is a single async function
  * that walks the canonical order (SPEC §4, `CANONICAL_ORDER`):
@@ -137,8 +143,10 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
   private readonly budget: RetryBudget | undefined;
   /** Shared by the fast path's timed first attempts; set when an attempt timeout is configured. */
   private readonly attemptDeadline: AttemptDeadline | undefined;
-  /** Read the clock at call start: durations, deadlines or a budget need it. */
-  private readonly timed: boolean;
+  /** Read the clock at call start for a policy: a total deadline, a retry time budget, slow calls. */
+  private readonly timedByPolicy: boolean;
+  /** Whether and where call durations are recorded; undefined: never. */
+  private readonly durations: DurationSinkSlot | undefined;
   /** Time each attempt (slow-call trigger). */
   private readonly timeAttempts: boolean;
   /** Some policy must act before the call: the fast path does not apply. */
@@ -179,11 +187,11 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
       options.idempotency !== undefined ||
       options.passSignal ||
       options.totalTimeoutMs > 0;
-    this.timed =
-      services.measureDurations ||
-      this.timeAttempts ||
-      options.totalTimeoutMs > 0 ||
-      (options.retry?.maxElapsedMs ?? 0) > 0;
+    this.timedByPolicy =
+      this.timeAttempts || options.totalTimeoutMs > 0 || (options.retry?.maxElapsedMs ?? 0) > 0;
+    this.durations = services.measureDurations
+      ? (services.durationSink ?? ALWAYS_MEASURED)
+      : undefined;
   }
 
   /**
@@ -233,9 +241,11 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     return this.options.attemptTimeoutMs > 0 ? FULL_PATH : this.admitFast();
   }
 
-  /** Start time of an attempt admitted by `admitFirstAttempt` (0 when nothing measures it). */
+  /** Start time of an attempt admitted by `admitFirstAttempt` (`UNTIMED` when nothing needs it). */
   firstAttemptStartMs(): number {
-    return this.timed ? this.services.clock.monoMs() : 0;
+    return this.timedByPolicy || this.durations?.measuring === true
+      ? this.services.clock.monoMs()
+      : UNTIMED;
   }
 
   private admitFast(): number {
@@ -320,7 +330,8 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
       }
       this.bulkhead?.leave();
       this.stats.successes++;
-      if (this.services.measureDurations) this.recordDuration('success', clock.monoMs() - startMs);
+      if (startMs !== UNTIMED && this.durations?.measuring === true)
+        this.recordDuration('success', clock.monoMs() - startMs);
       return value;
     }
     return this.executeFull(fn, thisArg, args, call, {
@@ -348,7 +359,7 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     const services = this.services;
     const observe = services.controls.observe;
     const clock = services.clock;
-    const startMs = first !== undefined ? first.startMs : this.timed ? clock.monoMs() : 0;
+    const startMs = first !== undefined ? first.startMs : this.firstAttemptStartMs();
     const options = this.options;
     let record: CallRecord | undefined;
     let rejectedBy: RejectionReason | undefined;
@@ -980,8 +991,8 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
       if (policy !== 'none') bump(this.stats.successPolicies, policy);
     } else this.stats.recordOutcome(outcome, policy);
     const { clock, bus } = this.services;
-    const durationMs = this.timed ? clock.monoMs() - startMs : 0;
-    if (this.services.measureDurations) this.recordDuration(outcome, durationMs);
+    const durationMs = startMs === UNTIMED ? 0 : clock.monoMs() - startMs;
+    if (startMs !== UNTIMED) this.recordDuration(outcome, durationMs);
     if (record !== undefined && bus.hasListeners('call.eventful')) {
       bus.emit({
         type: 'call.eventful',
@@ -997,9 +1008,12 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     }
   }
 
+  /** Record a timed call's duration, if anything reads durations now. */
   private recordDuration(outcome: CallOutcome, durationMs: number): void {
+    const durations = this.durations;
+    if (durations === undefined || !durations.measuring) return;
     this.stats.recordDuration(outcome, durationMs);
-    const sink = this.services.durationSink?.current;
+    const sink = durations.current;
     if (sink !== undefined) sink(this.name, outcome, durationMs);
   }
 

@@ -9,13 +9,20 @@ export type DecidingPolicy = PolicyKind | 'none';
 export type DurationSink = (pipeline: string, outcome: CallOutcome, durationMs: number) => void;
 
 /**
- * A slot shared by every pipeline of an engine (and across engine restarts):
- * the telemetry layer fills it when durations must also be recorded somewhere
- * else than the in-process histograms — an application's own OpenTelemetry SDK,
- * which Baldur cannot attach a metric producer to.
+ * A slot shared by every pipeline of an engine (and across engine restarts),
+ * set by the telemetry layer: whether anything reads call durations right now
+ * (two clock reads per call are skipped while nothing does), and where they
+ * must also be recorded besides the in-process histograms — an application's
+ * own OpenTelemetry SDK, which Baldur cannot attach a metric producer to.
  */
 export interface DurationSinkSlot {
+  measuring: boolean;
   current: DurationSink | undefined;
+}
+
+/** A slot that measures (until telemetry decides nothing reads durations) and records nowhere else. */
+export function newDurationSlot(): DurationSinkSlot {
+  return { measuring: true, current: undefined };
 }
 
 /**

@@ -69,6 +69,36 @@ describe('pipeline hooks used by telemetry', () => {
     }
   });
 
+  it('measures no duration while nothing reads them, and resumes when something does', async () => {
+    const state = baldurGlobal();
+    const slot = state.telemetry.durationSink;
+    const recorded: CallOutcome[] = [];
+    state.telemetry.measureDurations = true;
+    slot.current = (_pipeline, outcome) => recorded.push(outcome);
+    slot.measuring = false; // what telemetry does when no SDK is there to read them
+    try {
+      const name = unique('switch');
+      const call = protect(name, (fail: boolean) =>
+        fail ? Promise.reject(new Error('down')) : Promise.resolve('ok'),
+      );
+      await call(false);
+      await call(true).catch(() => undefined);
+      const stats = state.engine!.find(name)!.stats;
+      expect(stats.successes).toBe(1);
+      expect(stats.durations.size).toBe(0);
+      expect(recorded).toEqual([]);
+      slot.measuring = true; // an SDK appeared
+      await call(false);
+      await call(true).catch(() => undefined);
+      expect(recorded).toEqual(['success', 'failure']);
+      expect(stats.durations.get('success')?.count).toBe(1);
+    } finally {
+      state.telemetry.measureDurations = false;
+      slot.current = undefined;
+      slot.measuring = true;
+    }
+  });
+
   it('keeps the caller’s async context through an attempt timeout and its retry', async () => {
     const als = new AsyncLocalStorage<string>();
     const seen: (string | undefined)[] = [];
