@@ -155,11 +155,10 @@ function prepare(mod: HttpModule, install: Installed, args: unknown[]): unknown[
   }
   if (real === undefined || real === null || isInternal(real)) return undefined;
   const copy = { ...options, agent: gateFor(mod, real, install) };
-  if (args.length === 1) return index === 0 ? [copy] : [first, copy];
-  const prepared = args.slice();
-  if (index === 1 && options === undefined) prepared.splice(1, 0, copy);
-  else prepared[index] = copy;
-  return prepared;
+  // `args` is the wrapper's own rest array: edit it in place.
+  if (index === 1 && options === undefined) args.splice(1, 0, copy);
+  else args[index] = copy;
+  return args;
 }
 
 function makeWrapper(

@@ -4,17 +4,19 @@
  * replayed is decided by each client (node:http: no body was written; undici:
  * the body is a string or bytes, never a stream).
  */
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PUT',
-  'DELETE',
-  'TRACE',
-]);
-
 export function isIdempotentMethod(method: string): boolean {
-  return IDEMPOTENT_METHODS.has(method);
+  // A switch over literals: method names are interned, so this is a few pointer compares.
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'PUT':
+    case 'DELETE':
+    case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
 }
 
 /**
