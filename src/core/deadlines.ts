@@ -15,11 +15,21 @@ class Batch {
  * deadline costs one object per call and O(1) to arm and cancel.
  */
 export abstract class DeadlineEntry {
+  // Fields are declared and assigned in the constructor rather than initialized in the class
+  // body: entries are built once per timed call, and class-field initializers would add a
+  // define-then-assign per field to that.
   /** The batch (and through it the lane) the entry waits in; undefined when it has its own timer or none. */
-  batch: Batch | undefined = undefined;
-  prev: DeadlineEntry | undefined = undefined;
-  next: DeadlineEntry | undefined = undefined;
-  timer: TimerHandle | undefined = undefined;
+  declare batch: Batch | undefined;
+  declare prev: DeadlineEntry | undefined;
+  declare next: DeadlineEntry | undefined;
+  declare timer: TimerHandle | undefined;
+
+  constructor() {
+    this.batch = undefined;
+    this.prev = undefined;
+    this.next = undefined;
+    this.timer = undefined;
+  }
 
   abstract onDeadline(): void;
 }

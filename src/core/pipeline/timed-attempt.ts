@@ -36,20 +36,37 @@ export interface AttemptDeadline {
  * inside an async function.
  */
 export class TimedAttempt extends DeadlineEntry {
+  // Declared, assigned in the constructor: one of these is built per timed call (see DeadlineEntry).
+  declare private readonly limit: AttemptDeadline;
+  declare private readonly fn: Callee;
+  declare private readonly thisArg: unknown;
+  declare private readonly args: readonly unknown[];
+  declare private readonly call: CallOptions;
+  declare private readonly permit: number;
+  declare private readonly startMs: number;
   /** The deadline fired first: the attempt is a timeout whatever it settles with. */
-  private timedOut = false;
-  private expire: ((value: unknown) => void) | undefined = undefined;
+  declare private timedOut: boolean;
+  declare private expire: ((value: unknown) => void) | undefined;
 
   constructor(
-    private readonly limit: AttemptDeadline,
-    private readonly fn: Callee,
-    private readonly thisArg: unknown,
-    private readonly args: readonly unknown[],
-    private readonly call: CallOptions,
-    private readonly permit: number,
-    private readonly startMs: number,
+    limit: AttemptDeadline,
+    fn: Callee,
+    thisArg: unknown,
+    args: readonly unknown[],
+    call: CallOptions,
+    permit: number,
+    startMs: number,
   ) {
     super();
+    this.limit = limit;
+    this.fn = fn;
+    this.thisArg = thisArg;
+    this.args = args;
+    this.call = call;
+    this.permit = permit;
+    this.startMs = startMs;
+    this.timedOut = false;
+    this.expire = undefined;
   }
 
   start(): Promise<unknown> {
