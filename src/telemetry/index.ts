@@ -65,7 +65,7 @@ export interface TelemetryOptions {
 type State = 'pending' | 'dormant' | 'deciding' | 'active' | 'failed' | 'closed';
 
 export class Telemetry {
-  /** Per-call durations are worth measuring: metrics may be exported. */
+  /** Per-call durations are worth measuring: metrics (their histogram) or traces (span timing) may be exported. */
   readonly measureDurations: boolean;
   private readonly transitions: TransitionLog;
   private readonly subscriptions: Disposable[] = [];
@@ -78,7 +78,8 @@ export class Telemetry {
   constructor(private readonly options: TelemetryOptions) {
     const { bus, otel } = options;
     this.transitions = new TransitionLog(bus, options.logger);
-    this.measureDurations = !otel.sdkDisabled && otel.metricsExporters.length > 0;
+    this.measureDurations =
+      !otel.sdkDisabled && (otel.metricsExporters.length > 0 || otel.tracesExporters.length > 0);
     // Until the decision: calls made meanwhile are measured in case an SDK will read them.
     options.durationSink.measuring = true;
     this.callSubscription = bus.on('call.eventful', event => this.onEventfulCall(event));

@@ -127,7 +127,7 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
   if (mayOwn && !registered.tracer && !registered.meter) {
     // The SDK packages load only on this path: with an application SDK (or none) only the API does.
     const owned = lazyRequire('./owned') as typeof Owned;
-    // Its metric producer reads the pipelines' duration histograms.
+    // Its metric producer reads the pipelines' duration histograms; its spans, call durations.
     ctx.durationSink.measuring = true;
     return owned.startOwned(ctx, { version, pipelines, source, breakerState });
   }
@@ -140,13 +140,13 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
   const attachMeter = (meter: Meter): void => {
     removeMetrics = registerMetrics(meter, source);
     ctx.durationSink.current = durationHistogramSink(meter);
-    ctx.durationSink.measuring = true;
     const store = observedStore(ctx.engine()?.store);
     if (store !== undefined) removeStoreRecorder = attachStoreRecorder(meter, store);
   };
   const timers: NodeJS.Timeout[] = [];
-  // Durations are measured only once a meter reads them.
-  ctx.durationSink.measuring = false;
+  // Calls are timed from here on: spans through the global API (a provider may come at any
+  // time) carry each eventful call's start and duration, a meter its histogram.
+  ctx.durationSink.measuring = true;
   const meter = metrics.getMeter(INSTRUMENTATION_SCOPE, version);
   if (meter !== createNoopMeter()) attachMeter(meter);
   else {

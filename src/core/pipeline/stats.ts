@@ -10,10 +10,11 @@ export type DurationSink = (pipeline: string, outcome: CallOutcome, durationMs: 
 
 /**
  * A slot shared by every pipeline of an engine (and across engine restarts),
- * set by the telemetry layer: whether anything reads call durations right now
- * (two clock reads per call are skipped while nothing does), and where they
- * must also be recorded besides the in-process histograms — an application's
- * own OpenTelemetry SDK, which Baldur cannot attach a metric producer to.
+ * set by the telemetry layer: whether anything may read call timing right now,
+ * a duration histogram or a span (two clock reads per call are skipped while
+ * nothing can); and where durations must also be recorded besides the
+ * in-process histograms: an application's own OpenTelemetry SDK, which Baldur
+ * cannot attach a metric producer to.
  */
 export interface DurationSinkSlot {
   measuring: boolean;
