@@ -105,7 +105,10 @@ function gateFor(mod: HttpModule, real: Agent, install: Installed): AgentGate {
   return gate;
 }
 
-/** A gate passed back in as an agent (an options object reused from a gated request) is its agent. */
+/**
+ * A gate passed back in as an agent is its agent: the options a real agent gets (and hands its
+ * `createConnection`) still name the gate, and may be reused for a request of its own.
+ */
 function realAgentOf(agent: Agent): Agent {
   return agent instanceof AgentGate ? agent.real : agent;
 }

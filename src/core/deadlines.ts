@@ -35,7 +35,7 @@ export abstract class DeadlineEntry {
 }
 
 /** A lane's tick: 1/64 of its duration, between 1 ms and 1 s. */
-export function laneTickMs(durationMs: number): number {
+function laneTickMs(durationMs: number): number {
   return Math.min(1_000, Math.max(1, Math.floor(durationMs / 64)));
 }
 

@@ -204,6 +204,8 @@ export class Telemetry {
       });
       this.active = active;
       this.state = 'active';
+      // Time calls again: spans carry each eventful call's start and duration, meters its histogram.
+      this.options.durationSink.measuring = true;
       logger.info(`${active.description} [${Math.round(performance.now() - startedMs)} ms]`);
       if (!active.tracing) this.stopRecordingCalls();
     } catch (error) {

@@ -127,8 +127,6 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
   if (mayOwn && !registered.tracer && !registered.meter) {
     // The SDK packages load only on this path: with an application SDK (or none) only the API does.
     const owned = lazyRequire('./owned') as typeof Owned;
-    // Its metric producer reads the pipelines' duration histograms; its spans, call durations.
-    ctx.durationSink.measuring = true;
     return owned.startOwned(ctx, { version, pipelines, source, breakerState });
   }
 
@@ -144,9 +142,6 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
     if (store !== undefined) removeStoreRecorder = attachStoreRecorder(meter, store);
   };
   const timers: NodeJS.Timeout[] = [];
-  // Calls are timed from here on: spans through the global API (a provider may come at any
-  // time) carry each eventful call's start and duration, a meter its histogram.
-  ctx.durationSink.measuring = true;
   const meter = metrics.getMeter(INSTRUMENTATION_SCOPE, version);
   if (meter !== createNoopMeter()) attachMeter(meter);
   else {
@@ -182,7 +177,6 @@ export function activate(ctx: RuntimeContext): ActiveTelemetry {
       removeMetrics?.();
       removeStoreRecorder?.();
       ctx.durationSink.current = undefined;
-      ctx.durationSink.measuring = false;
       return Promise.resolve();
     },
   };

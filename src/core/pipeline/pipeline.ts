@@ -243,9 +243,12 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
 
   /** Start time of an attempt admitted by `admitFirstAttempt` (`UNTIMED` when nothing needs it). */
   firstAttemptStartMs(): number {
-    return this.timedByPolicy || this.durations?.measuring === true
-      ? this.services.clock.monoMs()
-      : UNTIMED;
+    return this.timedByPolicy || this.measuring() ? this.services.clock.monoMs() : UNTIMED;
+  }
+
+  /** Whether call durations are recorded right now (something reads them). */
+  private measuring(): boolean {
+    return this.durations !== undefined && this.durations.measuring;
   }
 
   private admitFast(): number {
@@ -330,7 +333,7 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
       }
       this.bulkhead?.leave();
       this.stats.successes++;
-      if (startMs !== UNTIMED && this.durations?.measuring === true)
+      if (startMs !== UNTIMED && this.measuring())
         this.recordDuration('success', clock.monoMs() - startMs);
       return value;
     }
@@ -992,7 +995,7 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     } else this.stats.recordOutcome(outcome, policy);
     const { clock, bus } = this.services;
     const durationMs = startMs === UNTIMED ? 0 : clock.monoMs() - startMs;
-    if (startMs !== UNTIMED) this.recordDuration(outcome, durationMs);
+    if (startMs !== UNTIMED && this.measuring()) this.recordDuration(outcome, durationMs);
     if (record !== undefined && bus.hasListeners('call.eventful')) {
       bus.emit({
         type: 'call.eventful',
@@ -1008,12 +1011,10 @@ export class Pipeline implements FirstOutcomeSink, TransitionListener {
     }
   }
 
-  /** Record a timed call's duration, if anything reads durations now. */
+  /** Record a timed call's duration (only while `measuring()`). */
   private recordDuration(outcome: CallOutcome, durationMs: number): void {
-    const durations = this.durations;
-    if (durations === undefined || !durations.measuring) return;
     this.stats.recordDuration(outcome, durationMs);
-    const sink = durations.current;
+    const sink = this.durations!.current;
     if (sink !== undefined) sink(this.name, outcome, durationMs);
   }
 
