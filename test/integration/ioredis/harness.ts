@@ -9,6 +9,7 @@ import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
 import { SERVICES } from '../../support/services';
 import { sleep, until } from '../../support/wait';
+export { testPolicies } from '../../support/policies';
 
 /**
  * Test rig for the ioredis instrumentation: the shared Redis behind a
@@ -19,22 +20,6 @@ export const REDIS = SERVICES.redis;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are JSON lines the tests take apart freely
 export type Result = Record<string, any>;
-
-/** Fast, deterministic policies: small thresholds, no jitter, no retry budget, no retries. */
-export function testPolicies(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    circuitBreaker: {
-      failureThreshold: 3,
-      minimumCalls: 100,
-      slidingWindowSize: 100,
-      recoveryTimeout: '500ms',
-      halfOpenMaxCalls: 1,
-      successThreshold: 1,
-    },
-    retry: false,
-    ...overrides,
-  };
-}
 
 export class Rig {
   readonly prefix = `baldur-test:${randomBytes(4).toString('hex')}:`;

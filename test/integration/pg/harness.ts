@@ -7,6 +7,7 @@ import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
 import { SERVICES } from '../../support/services';
 import { sleep, until } from '../../support/wait';
+export { FAST_RETRY, testPolicies } from '../../support/policies';
 
 /**
  * Test rig for the pg instrumentation: the real PostgreSQL behind a
@@ -19,25 +20,6 @@ export const PG_USER = 'postgres';
 export const PG_DATABASE = 'test';
 
 export type Result = Record<string, any>;
-
-/** Fast, deterministic policies: small thresholds, short recovery, no jitter, no retry budget. */
-export function testPolicies(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    circuitBreaker: {
-      failureThreshold: 3,
-      minimumCalls: 100,
-      slidingWindowSize: 100,
-      recoveryTimeout: '500ms',
-      halfOpenMaxCalls: 1,
-      successThreshold: 1,
-    },
-    retry: false,
-    ...overrides,
-  };
-}
-
-/** Retries that are quick and always allowed (no budget, no jitter). */
-export const FAST_RETRY = { maxAttempts: 3, baseDelay: '20ms', jitter: 0, budget: false };
 
 export class Rig {
   readonly suffix = randomBytes(4).toString('hex');
