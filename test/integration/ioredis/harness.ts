@@ -1,12 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
+import { ServiceRig } from '../../support/service-rig';
 import { SERVICES } from '../../support/services';
 import { sleep, until } from '../../support/wait';
 export { testPolicies } from '../../support/policies';
@@ -21,24 +20,11 @@ export const REDIS = SERVICES.redis;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- results are JSON lines the tests take apart freely
 export type Result = Record<string, any>;
 
-export class Rig {
-  readonly prefix = `baldur-test:${randomBytes(4).toString('hex')}:`;
-  readonly proxies: FaultProxy[] = [];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'baldur-ioredis-'));
-  readonly configFile = join(this.dir, 'baldur.config.json');
+export class Rig extends ServiceRig {
+  readonly prefix = `baldur-test:${this.suffix}:`;
 
   constructor(config: Record<string, unknown>) {
-    writeFileSync(this.configFile, JSON.stringify({ version: 1, ...config }));
-  }
-
-  static withDefaults(policies: Record<string, unknown>, extra: Record<string, unknown> = {}): Rig {
-    return new Rig({ defaults: policies, ...extra });
-  }
-
-  async proxy(): Promise<FaultProxy> {
-    const proxy = await new FaultProxy({ targetHost: REDIS.host, targetPort: REDIS.port }).start();
-    this.proxies.push(proxy);
-    return proxy;
+    super(REDIS, 'ioredis', config);
   }
 
   key(name: string): string {
@@ -46,9 +32,8 @@ export class Rig {
   }
 
   /** Stop the proxies and delete every key this rig's prefix names (the Redis server is shared). */
-  async stop(): Promise<void> {
-    for (const proxy of this.proxies) await proxy.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+  override async stop(): Promise<void> {
+    await super.stop();
     const redis = new Redis({ host: REDIS.host, port: REDIS.port, maxRetriesPerRequest: 1 });
     try {
       const keys = await redis.keys(`${this.prefix}*`);

@@ -1,10 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { FaultProxy } from '../../support/fault-proxy';
 import { startApp, type RunningApp } from '../../support/run-app';
+import { SqlRig } from '../../support/service-rig';
 import { SERVICES } from '../../support/services';
 import { sleep, until } from '../../support/wait';
 export { FAST_RETRY, testPolicies } from '../../support/policies';
@@ -21,30 +17,9 @@ export const MYSQL_DATABASE = 'test';
 
 export type Result = Record<string, any>;
 
-export class Rig {
-  readonly suffix = randomBytes(4).toString('hex');
-  readonly proxies: FaultProxy[] = [];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'baldur-mysql2-'));
-  readonly configFile = join(this.dir, 'baldur.config.json');
-  private readonly cleanups: string[] = [];
-
+export class Rig extends SqlRig {
   constructor(config: Record<string, unknown>) {
-    writeFileSync(this.configFile, JSON.stringify({ version: 1, ...config }));
-  }
-
-  static withDefaults(policies: Record<string, unknown>, extra: Record<string, unknown> = {}): Rig {
-    return new Rig({ defaults: policies, ...extra });
-  }
-
-  async proxy(): Promise<FaultProxy> {
-    const proxy = await new FaultProxy({ targetHost: MYSQL.host, targetPort: MYSQL.port }).start();
-    this.proxies.push(proxy);
-    return proxy;
-  }
-
-  /** A name unique to this run, e.g. for a table. */
-  name(base: string): string {
-    return `baldur_${base}_${this.suffix}`;
+    super(MYSQL, 'mysql2', config);
   }
 
   /** Run SQL directly against MariaDB (no agent in the test process). */
@@ -61,12 +36,6 @@ export class Rig {
     } finally {
       await connection.end();
     }
-  }
-
-  /** Create an object now, drop it in `stop()`. */
-  async create(createSql: string, dropSql: string): Promise<void> {
-    this.cleanups.push(dropSql);
-    await this.sql(createSql);
   }
 
   /**
@@ -91,12 +60,6 @@ export class Rig {
       `DROP FUNCTION IF EXISTS ${fn}`,
     );
     return { fn, runs: async () => Number((await this.sql(`SELECT n FROM ${counter}`))[0].n) };
-  }
-
-  async stop(): Promise<void> {
-    for (const proxy of this.proxies) await proxy.stop();
-    for (const drop of this.cleanups.splice(0).reverse()) await this.sql(drop).catch(() => {});
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
