@@ -2,7 +2,7 @@ import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node
 import type { CallOptions } from '../../src/core/pipeline/options';
 import { FULL_PATH, type Callee, type Pipeline } from '../../src/core/pipeline/pipeline';
 import { asCallerAbort, httpClassifier, markDelivered } from './classify';
-import { isRetrySafeRequest } from './retry-safety';
+import { IDEMPOTENCY_KEY_HEADER, isRetrySafeRequest } from './retry-safety';
 
 /** The `node:http` or `node:https` exports: retries go through the live `request`. */
 export interface HttpModule {
@@ -14,13 +14,14 @@ export interface HttpModule {
 export const replayState = { depth: 0 };
 
 const kCall = Symbol('baldur.http.call');
+/** Marks the agent's own retry requests (a custom agent may hand them on later, past the replay). */
+const kReplay = Symbol('baldur.http.replay');
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 
 function ignore(): void {}
 
-interface AgentLike {
-  addRequest(req: ClientRequest, options: RequestOptions): void;
-}
+/** An agent's `addRequest`, called with the agent as `this`. */
+export type AddRequest = (this: Agent, req: ClientRequest, options: RequestOptions) => void;
 
 type AnyMethod = (this: ClientRequest, ...args: unknown[]) => unknown;
 
@@ -82,7 +83,6 @@ function socketHangUp(): Error {
 export class HttpCall implements CallOptions {
   readonly onTimeout: ((error: Error) => void) | undefined;
   readonly args: readonly unknown[];
-  private readonly methodSafe: boolean;
 
   state: RequestState = 'live';
   private attemptNo = 0;
@@ -113,10 +113,11 @@ export class HttpCall implements CallOptions {
     private readonly req: ClientRequest,
     private readonly opts: RequestOptions,
     private readonly real: Agent,
+    /** How the real agent takes the request: Node's own `addRequest`, or a custom agent's. */
+    private readonly handOff: AddRequest,
     private readonly mod: HttpModule,
     private readonly pipeline: Pipeline,
   ) {
-    this.methodSafe = isRetrySafeRequest(req.method, opts.headers);
     const { attemptTimeoutMs, totalTimeoutMs } = pipeline.options;
     this.onTimeout =
       attemptTimeoutMs > 0 || totalTimeoutMs > 0 ? error => this.cut(error) : undefined;
@@ -128,11 +129,16 @@ export class HttpCall implements CallOptions {
     (req as HookedRequest)[kCall] = this;
   }
 
-  /** Method-level retry safety (read by the pipeline); body and delivery are checked per outcome. */
+  /**
+   * Method-level retry safety, read by the pipeline once a first attempt failed; body and
+   * delivery are checked per outcome. Raw (array) headers are only in the options.
+   */
   get retrySafe(): boolean {
     const req = this.req;
     if (req.method === 'CONNECT' || req.hasHeader('upgrade')) return false;
-    return this.methodSafe || req.hasHeader('idempotency-key');
+    return (
+      isRetrySafeRequest(req.method, this.opts.headers) || req.hasHeader(IDEMPOTENCY_KEY_HEADER)
+    );
   }
 
   start(): void {
@@ -182,7 +188,7 @@ export class HttpCall implements CallOptions {
     this.current = this.req;
     // Destroyed while it waited for admission: finish it the way Node would, without a socket.
     if (this.req.destroyed) failWithoutSocket(this.req, undefined);
-    else (this.real as unknown as AgentLike).addRequest(this.req, this.opts);
+    else this.handOff.call(this.real, this.req, this.opts);
   }
 
   /**
@@ -238,6 +244,7 @@ export class HttpCall implements CallOptions {
     } finally {
       replayState.depth--;
     }
+    (retry as unknown as Record<symbol, unknown>)[kReplay] = true;
     retry.on('response', (res: IncomingMessage) => this.onResponse(retry, res));
     retry.on('error', (error: unknown) => this.onError(retry, error));
     retry.on('close', () => {
@@ -479,6 +486,14 @@ function callOf(req: ClientRequest): HttpCall | undefined {
   return (req as Partial<HookedRequest>)[kCall];
 }
 
+/** Whether a request is governed already: by a call of its own, or as one of a call's retries. */
+export function isGoverned(req: ClientRequest): boolean {
+  return (
+    (req as Partial<HookedRequest>)[kCall] !== undefined ||
+    (req as unknown as Record<symbol, unknown>)[kReplay] === true
+  );
+}
+
 /** What `ClientRequest.prototype` resolved to before the hooks. */
 interface BaseMethods {
   emit: AnyMethod;
@@ -490,67 +505,89 @@ interface BaseMethods {
 
 let base: BaseMethods | undefined;
 
-function hookedEmit(this: ClientRequest, event: string | symbol): boolean {
-  const call = callOf(this);
-  if (call !== undefined) {
-    switch (call.state) {
-      case 'final':
-        if (event === 'close') call.checkLateFailure();
-        break;
-      case 'live':
-        if (event === 'response') {
-          // eslint-disable-next-line prefer-rest-params
-          return call.onResponse(this, arguments[1] as IncomingMessage);
-        }
-        if (event === 'error') {
-          // eslint-disable-next-line prefer-rest-params
-          return call.onError(this, arguments[1]);
-        }
-        if (event === 'close') call.onUnsettledClose();
-        else if (event === 'upgrade' || event === 'connect') call.onUpgrade();
-        break;
-      case 'held':
-      case 'detached':
-        // The application sees only what the call delivers.
-        if (event === 'close') {
-          call.noteOwnClose();
-          return false;
-        }
-        if (event === 'response') {
-          // eslint-disable-next-line prefer-rest-params
-          dump(arguments[1] as IncomingMessage);
-          return true;
-        }
-        if (event === 'error') return true;
-        if (event === 'timeout' && call.state === 'detached') return false;
+/**
+ * The hooks, closed over Node's own methods: constants to the compiler, so the
+ * common path forwards with a direct call of the right arity instead of
+ * spreading `arguments` into an unknown function.
+ */
+function makeHooks(b: BaseMethods): Record<keyof BaseMethods, AnyMethod> {
+  const { emit, destroy, write, end, setTimeout } = b;
+
+  function hookedEmit(this: ClientRequest, event: string | symbol, arg?: unknown): boolean {
+    const call = callOf(this);
+    if (call !== undefined) {
+      switch (call.state) {
+        case 'final':
+          if (event === 'close') call.checkLateFailure();
+          break;
+        case 'live':
+          if (event === 'response') return call.onResponse(this, arg as IncomingMessage);
+          if (event === 'error') return call.onError(this, arg);
+          if (event === 'close') call.onUnsettledClose();
+          else if (event === 'upgrade' || event === 'connect') call.onUpgrade();
+          break;
+        case 'held':
+        case 'detached':
+          // The application sees only what the call delivers.
+          if (event === 'close') {
+            call.noteOwnClose();
+            return false;
+          }
+          if (event === 'response') {
+            dump(arg as IncomingMessage);
+            return true;
+          }
+          if (event === 'error') return true;
+          if (event === 'timeout' && call.state === 'detached') return false;
+      }
+    }
+    // Node emits request events with no argument or one; forward exactly what was passed.
+    switch (arguments.length) {
+      case 1:
+        return emit.call(this, event) as boolean;
+      case 2:
+        return emit.call(this, event, arg) as boolean;
+      default:
+        // eslint-disable-next-line prefer-rest-params
+        return Reflect.apply(emit, this, arguments) as boolean;
     }
   }
-  // eslint-disable-next-line prefer-rest-params
-  return Reflect.apply(base!.emit, this, arguments) as boolean;
-}
 
-function hookedDestroy(this: ClientRequest, error?: unknown): unknown {
-  callOf(this)?.noteDestroy(error);
-  // eslint-disable-next-line prefer-rest-params
-  return Reflect.apply(base!.destroy, this, arguments);
-}
+  function hookedDestroy(this: ClientRequest, error?: unknown): unknown {
+    callOf(this)?.noteDestroy(error);
+    // eslint-disable-next-line prefer-rest-params
+    return arguments.length === 0 ? destroy.call(this) : Reflect.apply(destroy, this, arguments);
+  }
 
-function hookedWrite(this: ClientRequest, chunk: unknown): unknown {
-  callOf(this)?.noteWrite(chunk);
-  // eslint-disable-next-line prefer-rest-params
-  return Reflect.apply(base!.write, this, arguments);
-}
+  function hookedWrite(this: ClientRequest, chunk: unknown): unknown {
+    callOf(this)?.noteWrite(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(write, this, arguments);
+  }
 
-function hookedEnd(this: ClientRequest, chunk: unknown): unknown {
-  if (typeof chunk !== 'function') callOf(this)?.noteWrite(chunk);
-  // eslint-disable-next-line prefer-rest-params
-  return Reflect.apply(base!.end, this, arguments);
-}
+  function hookedEnd(this: ClientRequest, chunk: unknown): unknown {
+    if (arguments.length === 0) {
+      // `http.get` and most requests without a body.
+      return end.call(this);
+    }
+    if (typeof chunk !== 'function') callOf(this)?.noteWrite(chunk);
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(end, this, arguments);
+  }
 
-function hookedSetTimeout(this: ClientRequest, msecs: unknown): unknown {
-  callOf(this)?.noteTimeout(msecs);
-  // eslint-disable-next-line prefer-rest-params
-  return Reflect.apply(base!.setTimeout, this, arguments);
+  function hookedSetTimeout(this: ClientRequest, msecs: unknown): unknown {
+    callOf(this)?.noteTimeout(msecs);
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(setTimeout, this, arguments);
+  }
+
+  return {
+    emit: hookedEmit as AnyMethod,
+    destroy: hookedDestroy,
+    write: hookedWrite,
+    end: hookedEnd,
+    setTimeout: hookedSetTimeout,
+  };
 }
 
 /** Calls a base method without going through the hooks (the agent's own destroy, emit). */
@@ -576,13 +613,7 @@ export function hookClientRequests(proto: object): void {
     end: target.end as AnyMethod,
     setTimeout: target.setTimeout as AnyMethod,
   };
-  const hooks: Record<keyof BaseMethods, AnyMethod> = {
-    emit: hookedEmit as AnyMethod,
-    destroy: hookedDestroy,
-    write: hookedWrite,
-    end: hookedEnd,
-    setTimeout: hookedSetTimeout,
-  };
+  const hooks = makeHooks(base);
   for (const name of Object.keys(hooks) as (keyof BaseMethods)[]) {
     const hook = hooks[name];
     Object.defineProperty(hook, 'name', { value: name, configurable: true });

@@ -34,6 +34,10 @@ export class HttpPipelines {
   /** Raw host as the caller spelled it → port → pipeline. */
   private readonly cache = new Map<string, Map<number, Pipeline>>();
   private cached = 0;
+  // The last lookup: most processes call one host and port over and over.
+  private lastHost: string | undefined;
+  private lastPort = 0;
+  private lastPipeline: Pipeline | undefined;
 
   constructor(private readonly context: AgentContext) {}
 
@@ -42,8 +46,7 @@ export class HttpPipelines {
     const engine = activeEngine(this.context);
     if (engine !== this.engine) {
       this.engine = engine;
-      this.cache.clear();
-      this.cached = 0;
+      this.forget();
       this.perRequest = engine.config.dependencies.some(
         entry => entry.match.method !== undefined || entry.match.path !== undefined,
       );
@@ -57,13 +60,13 @@ export class HttpPipelines {
         path: pathOnly(path),
       });
     }
+    if (host === this.lastHost && port === this.lastPort) return this.lastPipeline!;
     let byPort = this.cache.get(host);
     let pipeline = byPort?.get(port);
     if (pipeline === undefined) {
       pipeline = this.lookup(engine, { system: 'http', host: normalizeHost(host), port });
       if (this.cached >= MAX_CACHED) {
-        this.cache.clear();
-        this.cached = 0;
+        this.forget();
         byPort = undefined;
       }
       if (byPort === undefined) {
@@ -73,7 +76,17 @@ export class HttpPipelines {
       byPort.set(port, pipeline);
       this.cached++;
     }
+    this.lastHost = host;
+    this.lastPort = port;
+    this.lastPipeline = pipeline;
     return pipeline;
+  }
+
+  private forget(): void {
+    this.cache.clear();
+    this.cached = 0;
+    this.lastHost = undefined;
+    this.lastPipeline = undefined;
   }
 
   private lookup(engine: Engine, descriptor: DependencyDescriptor): Pipeline {

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { FIXTURES } from '../../support/run-app';
 import { Client, sleep, startRig, testPolicies, until, type Rig } from './harness';
 
 /**
@@ -57,6 +59,43 @@ describe.each(['http-client.cjs', 'http-client.mjs'])('node:http agent (%s)', ap
     expect(rig.upstream.requests.map(r => r.url)).toEqual(['/probe', '/after']);
   });
 
+  it('governs subclassed and custom agents, and a request function captured before it started', async () => {
+    // One client; each way of making the request gets an upstream of its own (its own breaker).
+    const policies = testPolicies({
+      retry: false,
+      circuitBreaker: { failureThreshold: 2, recoveryTimeout: '60s' },
+    });
+    rig = await startRig(policies);
+    client = await Client.start(app, rig, {
+      nodeArgs: ['--require', join(FIXTURES, 'apps/capture-http-request.cjs')],
+    });
+    const ways: Record<string, unknown>[] = [
+      { agent: 'subclass' },
+      { agent: 'custom' },
+      { captured: true },
+      { captured: true, agent: 'custom' },
+    ];
+    for (const way of ways) {
+      const target = await startRig(policies);
+      try {
+        const healthy = await client.call({ url: `${target.url}/ok`, ...way });
+        expect(healthy).toMatchObject({ status: 200, body: 'ok' });
+        await target.proxy.setMode('reset');
+        for (let i = 0; i < 2; i++) {
+          const failed = await client.call({ url: `${target.url}/x`, ...way });
+          expect(failed.error?.code).toBe('ECONNRESET');
+        }
+        const connections = target.proxy.connections;
+        const rejected = await client.call({ url: `${target.url}/x`, ...way });
+        expect(rejected.error?.code, JSON.stringify(way)).toBe('BALDUR_CIRCUIT_OPEN');
+        expect(rejected.events).toEqual(['error:BALDUR_CIRCUIT_OPEN', 'close']);
+        expect(target.proxy.connections).toBe(connections);
+      } finally {
+        await target.stop();
+      }
+    }
+  });
+
   it('retries a GET on 503 and on ECONNRESET, on a new request the caller never sees', async () => {
     const { rig, client } = await setUp(
       testPolicies({ retry: { maxAttempts: 3, baseDelay: '300ms', jitter: 0, budget: false } }),
@@ -83,6 +122,16 @@ describe.each(['http-client.cjs', 'http-client.mjs'])('node:http agent (%s)', ap
     expect(reset.status).toBe(200);
     expect(reset.events.filter((e: string) => e.startsWith('error'))).toEqual([]);
     expect(rig.upstream.requests.map(r => r.url)).toEqual(['/b']);
+
+    // Through agents of other kinds, each retry is one request: never governed twice over.
+    for (const agent of ['subclass', 'custom']) {
+      rig.upstream.reset();
+      rig.upstream.enqueue({ status: 503, body: 'busy' });
+      rig.upstream.enqueue({ status: 503, body: 'busy' });
+      const viaAgent = await client.call({ url: `${rig.url}/${agent}`, agent });
+      expect(viaAgent.status).toBe(200);
+      expect(rig.upstream.requests).toHaveLength(3);
+    }
   });
 
   it('never retries a request with a body, and retries a POST carrying an Idempotency-Key', async () => {
