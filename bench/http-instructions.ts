@@ -1,0 +1,159 @@
+/**
+ * Instructions per `http.get` under the agent, counted by valgrind's callgrind
+ * — repeatable where wall-clock figures on a shared VM are not. The client runs
+ * against an in-memory socket (no syscalls, no server) with fixed hash and
+ * random seeds and no background compiler or GC threads; the figure per request
+ * is the difference between a 30,000- and a 10,000-request run (start-up and
+ * warm-up cancel out). Garbage collection is shown apart: its share per request
+ * depends on where collections fall in the window.
+ *
+ *   node build/bench/http-instructions.js          (needs valgrind; ~2 min)
+ */
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+
+const RESPONSE = Buffer.from(
+  'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok',
+);
+
+/** A socket that answers every request with `200 ok` on the next turn of the loop. */
+class InMemorySocket extends Duplex {
+  readonly remoteAddress = '127.0.0.1';
+  readonly remotePort = 80;
+  readonly connecting = false;
+  override _read(): void {}
+  override _write(chunk: Buffer | string, _encoding: string, done: () => void): void {
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('latin1');
+    if (text.endsWith('\r\n\r\n')) setImmediate(() => this.push(RESPONSE));
+    done();
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setTimeout(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+class InMemoryAgent extends http.Agent {
+  override createConnection(): Duplex {
+    const socket = new InMemorySocket();
+    process.nextTick(() => socket.emit('connect'));
+    return socket;
+  }
+}
+
+/** `requests` closed-loop `http.get` calls, 50 at a time (as in the clients suite). */
+async function load(requests: number): Promise<void> {
+  const agent = new InMemoryAgent({ keepAlive: true, maxSockets: 64 });
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: 8080, path: '/', agent }, res => {
+          res.resume();
+          res.on('end', resolve);
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+  const run = async (count: number): Promise<void> => {
+    let left = count;
+    const worker = async (): Promise<void> => {
+      while (left-- > 0) await one();
+    };
+    await Promise.all(Array.from({ length: 50 }, worker));
+  };
+  await run(10_000);
+  (globalThis as { gc?: () => void }).gc?.();
+  await run(requests);
+  agent.destroy();
+}
+
+const GC = /Mark|Sweep|Scaveng|Evacuat|Heap|Collector|RememberedSet|Slot|Barrier|Visitor|FreeList/;
+
+function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', code =>
+      code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}`)),
+    );
+  });
+}
+
+/** Total and GC instructions of one run. */
+async function count(requests: number, nodeArgs: string[]): Promise<{ total: number; gc: number }> {
+  const file = join(tmpdir(), `baldur-callgrind-${process.pid}-${requests}-${nodeArgs.length}`);
+  const node = ['--single-threaded', '--expose-gc', '--hash-seed=1', '--random-seed=1'];
+  const env = { ...process.env, BALDUR_OTEL_SDK: 'off', BALDUR_INSTRUMENTATIONS: 'http' };
+  try {
+    await exec(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${file}`,
+        process.execPath,
+        ...node,
+        ...nodeArgs,
+        __filename,
+        'load',
+        String(requests),
+      ],
+      env,
+    );
+    const report = await exec('callgrind_annotate', ['--threshold=100', file], env);
+    let total = 0;
+    let gc = 0;
+    for (const line of report.split('\n')) {
+      const match = /^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$/.exec(line);
+      if (match === null) continue;
+      const value = Number(match[1]!.replaceAll(',', ''));
+      if (match[2]!.includes('PROGRAM TOTALS')) total = value;
+      else if (GC.test(match[2]!)) gc += value;
+    }
+    return { total, gc };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+async function perRequest(nodeArgs: string[]): Promise<{ total: number; gc: number }> {
+  const [small, large] = await Promise.all([count(10_000, nodeArgs), count(30_000, nodeArgs)]);
+  return { total: (large.total - small.total) / 20_000, gc: (large.gc - small.gc) / 20_000 };
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === 'load') return load(Number(process.argv[3]));
+  const plain = await perRequest([]);
+  const agent = await perRequest(['--require', join(__dirname, '../src/register.js')]);
+  const row = (mode: string, r: { total: number; gc: number }): string => {
+    const work = r.total - r.gc;
+    const added = work - (plain.total - plain.gc);
+    return `| ${mode} | ${Math.round(work)} | ${Math.round(added)} (${((100 * added) / (plain.total - plain.gc)).toFixed(1)} %) | ${Math.round(r.gc)} |`;
+  };
+  console.log('| mode | instructions per request (GC excluded) | added | GC |');
+  console.log('| --- | ---: | ---: | ---: |');
+  console.log(row('plain', plain));
+  console.log(row('agent', agent));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
