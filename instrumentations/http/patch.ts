@@ -51,8 +51,9 @@ function govern(
       req.method,
       req.path,
     );
+    // Retries go through the module the request was made for (a custom agent may not say).
     const mod =
-      (real as { protocol?: unknown }).protocol === 'https:' ? install.https : install.http;
+      (req as { protocol?: unknown }).protocol === 'https:' ? install.https : install.http;
     call = new HttpCall(req, opts, real, handOff, mod, pipeline);
   } catch (error) {
     install.context.logger.once(
