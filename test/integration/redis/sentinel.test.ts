@@ -43,6 +43,15 @@ describe('Redis store', async () => {
           'written to the first master',
         );
         expect(await sentinel.masterPort()).toBe(sentinel.primary.port);
+        // Replication is asynchronous and a Sentinel failover does not wait for it: let the
+        // replica catch up first, so the key's survival tests the store, not replication lag.
+        await until(
+          async () =>
+            (await cli(sentinel.replica.port, ['hget', 'sentinel:k:{before}', 'v'])) ===
+            'written to the first master',
+          'the replica has the write',
+          10_000,
+        );
 
         await cli(sentinel.sentinelPort, ['sentinel', 'failover', LocalSentinel.MASTER]);
         await until(
