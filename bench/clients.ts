@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { runSuite } from './lib/child';
+import { onCpu } from './lib/cpu-pinning';
 import { median } from './lib/stats';
 import type { LoadResult } from './clients-worker';
 
@@ -25,15 +26,22 @@ export interface ClientRow {
   readonly ratio: number;
   readonly ratioMin: number;
   readonly ratioMax: number;
+  /** Best round against best round: contention only ever slows a round down, so each mode's best is its least disturbed. */
+  readonly bestRatio: number;
   readonly p99Us: number;
   readonly cpuUsPerOp: number;
   readonly errors: number;
 }
 
+/** The CPUs of the load generator (every worker) and of the HTTP server. */
+const WORKER_CPU = 0;
+const SERVER_CPU = 1;
+
 /** A separate Node process answering `200 ok` (as in the peer measurements). */
-function startHttpServer(): Promise<{ port: number; child: ChildProcess }> {
+function startHttpServer(pin: boolean): Promise<{ port: number; child: ChildProcess }> {
   const source = `const s=require('node:http').createServer((q,r)=>{r.writeHead(200,{'content-type':'text/plain'});r.end('ok')});s.keepAliveTimeout=60000;s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
-  const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { command, args } = onCpu(pin ? SERVER_CPU : undefined, [process.execPath, '-e', source]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise(resolve =>
     child.stdout.once('data', (chunk: Buffer) =>
       resolve({ port: Number(chunk.toString().trim()), child }),
@@ -45,10 +53,12 @@ export async function runClients(
   rounds: number,
   durationMs: number,
   targets: readonly string[],
+  /** Pin the load generator and the HTTP server to a CPU each (see `canPin`). */
+  pin = true,
 ): Promise<ClientRow[]> {
   const worker = join(__dirname, 'clients-worker.js');
   const register = join(__dirname, '../src/register.js');
-  const server = await startHttpServer();
+  const server = await startHttpServer(pin);
   const rows: ClientRow[] = [];
   try {
     for (const spec of CLIENT_TARGETS.filter(t => targets.includes(t.target))) {
@@ -65,10 +75,12 @@ export async function runClients(
             [spec.target, mode, String(spec.concurrency), String(durationMs), String(server.port)],
             nodeArgs,
             { BALDUR_INSTRUMENTATIONS: spec.instrumentation, BALDUR_OTEL_SDK: 'off' },
+            pin ? WORKER_CPU : undefined,
           );
           results[mode]!.push(result);
         }
       }
+      const best = (mode: string): number => Math.max(...results[mode]!.map(r => r.opsPerSecond));
       for (const mode of MODES) {
         const ratios = results[mode]!.map(
           (r, i) => r.opsPerSecond / results.plain![i]!.opsPerSecond,
@@ -80,6 +92,7 @@ export async function runClients(
           ratio: median(ratios),
           ratioMin: Math.min(...ratios),
           ratioMax: Math.max(...ratios),
+          bestRatio: best(mode) / best('plain'),
           p99Us: median(results[mode]!.map(r => r.p99Us)),
           cpuUsPerOp: median(results[mode]!.map(r => r.cpuUsPerOp)),
           errors: results[mode]!.reduce((sum, r) => sum + r.errors, 0),

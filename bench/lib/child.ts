@@ -1,18 +1,22 @@
 import { spawn } from 'node:child_process';
+import { onCpu } from './cpu-pinning';
 
 /**
  * Run one benchmark suite in a fresh Node process (clean heap, no JIT history
  * from other suites), with `env` added to this process's environment, and
- * parse the JSON it prints on its last stdout line.
+ * parse the JSON it prints on its last stdout line. With `cpu`, the process is
+ * pinned to that CPU where the machine allows it.
  */
 export function runSuite<T>(
   script: string,
   args: readonly string[] = [],
   nodeArgs: readonly string[] = [],
   env: Readonly<Record<string, string>> = {},
+  cpu?: number,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    const { command, args: argv } = onCpu(cpu, [process.execPath, ...nodeArgs, script, ...args]);
+    const child = spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });

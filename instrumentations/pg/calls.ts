@@ -167,15 +167,12 @@ export class PoolQueryCall extends PolicedCall implements PoolQueryOwner, Attemp
     }
   }
 
-  innerQuery(original: Callback, client: unknown, args: IArguments): unknown {
-    const callback: unknown = args[2];
-    if (!this.noRetry || typeof callback !== 'function')
-      return original.apply(client, args as unknown as unknown[]);
-    // pg-pool calls client.query(text, values, callback): mark the error as not repeatable on its way back.
-    return original.call(client, args[0], args[1], function (this: unknown, ...result: unknown[]) {
+  innerCallback(callback: unknown): unknown {
+    if (!this.noRetry || typeof callback !== 'function') return callback;
+    return function (this: unknown, ...result: unknown[]) {
       if (isErrorArgument(result[0])) vetoRetry(result[0]);
       return (callback as Callback).apply(this, result);
-    });
+    };
   }
 
   rejected(error: unknown): void {

@@ -106,7 +106,12 @@ export function wrapClientQuery(prototype: Prototype, state: PgState): boolean {
     ): unknown {
       const client = this as PgClient;
       const owner = nesting.clientQuery;
-      if (owner !== undefined) return owner.innerQuery(fn, client, arguments);
+      if (owner !== undefined) {
+        // pg-pool's own `client.query(text, values, callback)` inside a policed Pool.query.
+        if (arguments.length === 3)
+          return fn.call(client, config, values, owner.innerCallback(callback));
+        return fn.apply(client, arguments as unknown as unknown[]);
+      }
       // pg throws for a missing config or a non-function callback: let it.
       if (config === null || config === undefined || isInternal(client))
         return fn.apply(client, arguments as unknown as unknown[]);

@@ -84,8 +84,11 @@ export interface PoolQueryOwner {
   connecting: PgClient | undefined;
   /** The callback for pg-pool's checkout of the current attempt, wrapping pg-pool's own `inner`. */
   checkoutCallback(inner: Fn): Fn;
-  /** pg-pool's `client.query(text, values, callback)` inside the attempt. */
-  innerQuery(original: Fn, client: unknown, args: IArguments): unknown;
+  /**
+   * The callback for pg-pool's `client.query(text, values, callback)` inside the attempt: its own,
+   * or one that marks an error as not repeatable when the attempt ran inside a transaction.
+   */
+  innerCallback(callback: unknown): unknown;
 }
 
 export const nesting: Nesting = { poolQuery: undefined, clientQuery: undefined };
