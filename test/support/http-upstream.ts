@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { CertificateFiles } from './self-signed';
 
 /**
  * A local HTTP server whose answers the test controls: a default behaviour plus
@@ -33,12 +36,22 @@ export class HttpUpstream {
   private readonly hanging = new Set<ServerResponse>();
   port = 0;
 
+  /** With `tls`, an HTTPS server with that certificate. */
+  constructor(private readonly tls?: CertificateFiles) {}
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    this.server =
+      this.tls === undefined
+        ? createServer(handler)
+        : createTlsServer(
+            { key: readFileSync(this.tls.key), cert: readFileSync(this.tls.cert) },
+            handler,
+          );
     this.server.keepAliveTimeout = 1_000;
     await new Promise<void>(resolve => this.server!.listen(0, '127.0.0.1', () => resolve()));
     this.port = (this.server.address() as { port: number }).port;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FaultProxy } from '../../support/fault-proxy';
 import { HttpUpstream } from '../../support/http-upstream';
 import { startApp, type RunningApp } from '../../support/run-app';
+import type { CertificateFiles } from '../../support/self-signed';
 import { sleep, until as untilHolds } from '../../support/wait';
 
 /**
@@ -47,8 +48,12 @@ export function testPolicies(overrides: Record<string, unknown> = {}): Record<st
   return merged;
 }
 
-export async function startRig(policies: Record<string, unknown> = testPolicies()): Promise<Rig> {
-  const upstream = await new HttpUpstream().start();
+export async function startRig(
+  policies: Record<string, unknown> = testPolicies(),
+  /** An HTTPS upstream with this certificate (the proxy passes TLS through untouched). */
+  tls?: CertificateFiles,
+): Promise<Rig> {
+  const upstream = await new HttpUpstream(tls).start();
   const proxy = await new FaultProxy({ targetPort: upstream.port }).start();
   const dir = mkdtempSync(join(tmpdir(), 'baldur-http-'));
   const configFile = join(dir, 'baldur.config.json');
@@ -56,7 +61,7 @@ export async function startRig(policies: Record<string, unknown> = testPolicies(
   return {
     upstream,
     proxy,
-    url: `http://127.0.0.1:${proxy.address.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${proxy.address.port}`,
     configFile,
     async stop() {
       await proxy.stop();

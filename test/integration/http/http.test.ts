@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES } from '../../support/run-app';
+import { selfSignedCertificate } from '../../support/self-signed';
 import { Client, sleep, startRig, testPolicies, until, type Rig } from './harness';
 
 /**
@@ -131,6 +134,33 @@ describe.each(['http-client.cjs', 'http-client.mjs'])('node:http agent (%s)', ap
       const viaAgent = await client.call({ url: `${rig.url}/${agent}`, agent });
       expect(viaAgent.status).toBe(200);
       expect(rig.upstream.requests).toHaveLength(3);
+    }
+  });
+
+  it('retries an https request made through a custom agent over TLS, one request per attempt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baldur-https-'));
+    try {
+      const certificate = selfSignedCertificate(dir);
+      if (certificate === undefined) {
+        console.warn('[skip] openssl is not available: no https retry through a custom agent');
+        return;
+      }
+      rig = await startRig(
+        testPolicies({ retry: { maxAttempts: 3, baseDelay: '20ms', jitter: 0, budget: false } }),
+        certificate,
+      );
+      client = await Client.start(app, rig);
+      // The custom agent names no protocol: the retries must still go out as https, not http.
+      rig.upstream.enqueue({ status: 503, body: 'busy' });
+      rig.upstream.enqueue({ status: 503, body: 'busy' });
+      const retried = await client.call({ url: `${rig.url}/tls`, agent: 'customTls' });
+      expect(retried).toMatchObject({ status: 200, body: 'ok' });
+      expect(retried.events.filter((e: string) => e.startsWith('response'))).toEqual([
+        'response:200',
+      ]);
+      expect(rig.upstream.requests.map(r => r.url)).toEqual(['/tls', '/tls', '/tls']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runApp } from '../../support/run-app';
+import { selfSignedCertificate } from '../../support/self-signed';
 
 /**
  * On the happy path the agent must be invisible: the same scenario (node:http
@@ -17,30 +17,10 @@ let tls: Record<string, string> = {};
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'baldur-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    tls = { SCENARIO_TLS_KEY: join(dir, 'key.pem'), SCENARIO_TLS_CERT: join(dir, 'cert.pem') };
-  } catch {
+  const files = selfSignedCertificate(dir);
+  if (files !== undefined) tls = { SCENARIO_TLS_KEY: files.key, SCENARIO_TLS_CERT: files.cert };
+  else
     console.warn('[skip] openssl is not available: the transparency scenario runs without https');
-  }
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
