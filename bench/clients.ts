@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { runSuite } from './lib/child';
-import { onCpu } from './lib/cpu-pinning';
+import { canPin, onCpu } from './lib/cpu-pinning';
 import { median } from './lib/stats';
 import type { LoadResult } from './clients-worker';
 
@@ -36,6 +36,14 @@ export interface ClientRow {
 /** The CPUs of the load generator (every worker) and of the HTTP server. */
 const WORKER_CPU = 0;
 const SERVER_CPU = 1;
+
+/** How the figures were taken, for the report. */
+export function pinningNote(pin: boolean): string {
+  if (!pin) return 'Not pinned (--unpinned)';
+  return canPin()
+    ? `Load generator pinned to CPU ${WORKER_CPU}, HTTP server to CPU ${SERVER_CPU} (taskset)`
+    : 'Not pinned (taskset or a second CPU missing): expect a wider spread';
+}
 
 /** A separate Node process answering `200 ok` (as in the peer measurements). */
 function startHttpServer(pin: boolean): Promise<{ port: number; child: ChildProcess }> {

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { runSuite } from './lib/child';
 import { fmt } from './lib/stats';
 import { markdownTable } from './lib/table';
-import { runClients } from './clients';
-import { pinningNote } from './lib/cpu-pinning';
+import { pinningNote, runClients } from './clients';
 import { FLEET_SUITES } from './fleet-suites';
 import type { MicroResult } from './micro';
 import { MEMORY_VARIANTS, type MemoryRow } from './memory';
@@ -91,7 +90,7 @@ const SUITES: Suite[] = [
       return [
         `### Client throughput under the agent (closed loop, ${quick ? '2 rounds × 3 s' : '9 rounds × 5 s'} per mode, no tracing)`,
         '',
-        `${pin ? pinningNote() : 'Not pinned (--unpinned)'}; PostgreSQL and Redis run where the scheduler puts them.`,
+        `${pinningNote(pin)}; PostgreSQL and Redis run where the scheduler puts them.`,
         '',
         markdownTable(
           [

@@ -6,9 +6,9 @@ let pinnable: boolean | undefined;
 /**
  * Whether processes can be pinned to a CPU: `taskset` (util-linux) is there
  * and the machine has at least two. Left to the scheduler, a load generator
- * and its server on two cores keep trading places, and the run-to-run spread
- * of a closed-loop throughput figure grows to ±10 % — more than the effects
- * measured. Pinned, it stays within a few percent.
+ * and its server on two cores keep trading places, which adds its own spread
+ * to a closed-loop throughput figure; pinned, what remains is the noise of the
+ * machine itself (other tenants of a VM), which medians and best rounds absorb.
  */
 export function canPin(): boolean {
   if (pinnable === undefined) {
@@ -25,11 +25,4 @@ export function onCpu(
 ): { command: string; args: string[] } {
   if (cpu === undefined || !canPin()) return { command: argv[0]!, args: argv.slice(1) };
   return { command: 'taskset', args: ['-c', String(cpu), ...argv] };
-}
-
-/** How the figures were taken, for the report. */
-export function pinningNote(): string {
-  return canPin()
-    ? 'Load generator pinned to CPU 0, HTTP server to CPU 1 (taskset)'
-    : 'Not pinned (taskset or a second CPU missing): expect a wider spread';
 }
