@@ -1,13 +1,16 @@
 /**
- * Instructions per `http.get` under the agent, counted by valgrind's callgrind
- * — repeatable where wall-clock figures on a shared VM are not. The client runs
- * against an in-memory socket (no syscalls, no server) with fixed hash and
- * random seeds and no background compiler or GC threads; the figure per request
- * is the difference between a 30,000- and a 10,000-request run (start-up and
- * warm-up cancel out). Garbage collection is shown apart: its share per request
- * depends on where collections fall in the window.
+ * Instructions per client call under the agent, counted by valgrind's
+ * callgrind — repeatable where wall-clock figures on a shared VM are not. Fixed
+ * hash and random seeds, no background compiler or GC threads; the figure per
+ * call is the difference between a long and a short run (start-up and warm-up
+ * cancel out). Garbage collection is shown apart: its share per call depends on
+ * where collections fall in the window. Only the client process is counted.
  *
- *   node build/bench/http-instructions.js          (needs valgrind; ~2 min)
+ * - `http`: `http.get` against an in-memory socket (no syscalls, no server).
+ * - `pg`: `pool.query('SELECT 1')` against the local PostgreSQL (the kernel's
+ *   and the server's work are not in the figure).
+ *
+ *   node build/bench/instructions.js [http] [pg]     (needs valgrind; a few minutes each)
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -57,7 +60,7 @@ class InMemoryAgent extends http.Agent {
 }
 
 /** `requests` closed-loop `http.get` calls, 50 at a time (as in the clients suite). */
-async function load(requests: number): Promise<void> {
+async function loadHttp(requests: number): Promise<void> {
   const agent = new InMemoryAgent({ keepAlive: true, maxSockets: 64 });
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -82,6 +85,37 @@ async function load(requests: number): Promise<void> {
   agent.destroy();
 }
 
+/** `queries` closed-loop `pool.query('SELECT 1')` calls, 20 at a time on 10 connections (as in the clients suite). */
+async function loadPg(queries: number): Promise<void> {
+  const { Pool } = await import('pg');
+  const pool = new Pool({
+    host: '127.0.0.1',
+    port: 5432,
+    user: process.env.PGUSER ?? 'postgres',
+    database: 'test',
+    max: 10,
+  });
+  const run = async (count: number): Promise<void> => {
+    let left = count;
+    const worker = async (): Promise<void> => {
+      while (left-- > 0) await pool.query('SELECT 1');
+    };
+    await Promise.all(Array.from({ length: 20 }, worker));
+  };
+  await run(5_000);
+  (globalThis as { gc?: () => void }).gc?.();
+  await run(queries);
+  await pool.end();
+}
+
+/** Per target: its load, the instrumentation it needs, and the short and long run lengths. */
+const TARGETS = {
+  http: { load: loadHttp, instrumentation: 'http', short: 10_000, long: 30_000 },
+  pg: { load: loadPg, instrumentation: 'pg', short: 5_000, long: 15_000 },
+} as const;
+
+type Target = keyof typeof TARGETS;
+
 const GC = /Mark|Sweep|Scaveng|Evacuat|Heap|Collector|RememberedSet|Slot|Barrier|Visitor|FreeList/;
 
 function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -98,10 +132,21 @@ function exec(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<
 }
 
 /** Total and GC instructions of one run. */
-async function count(requests: number, nodeArgs: string[]): Promise<{ total: number; gc: number }> {
-  const file = join(tmpdir(), `baldur-callgrind-${process.pid}-${requests}-${nodeArgs.length}`);
+async function count(
+  target: Target,
+  calls: number,
+  nodeArgs: string[],
+): Promise<{ total: number; gc: number }> {
+  const file = join(
+    tmpdir(),
+    `baldur-callgrind-${process.pid}-${target}-${calls}-${nodeArgs.length}`,
+  );
   const node = ['--single-threaded', '--expose-gc', '--hash-seed=1', '--random-seed=1'];
-  const env = { ...process.env, BALDUR_OTEL_SDK: 'off', BALDUR_INSTRUMENTATIONS: 'http' };
+  const env = {
+    ...process.env,
+    BALDUR_OTEL_SDK: 'off',
+    BALDUR_INSTRUMENTATIONS: TARGETS[target].instrumentation,
+  };
   try {
     await exec(
       'valgrind',
@@ -113,7 +158,8 @@ async function count(requests: number, nodeArgs: string[]): Promise<{ total: num
         ...nodeArgs,
         __filename,
         'load',
-        String(requests),
+        target,
+        String(calls),
       ],
       env,
     );
@@ -133,24 +179,37 @@ async function count(requests: number, nodeArgs: string[]): Promise<{ total: num
   }
 }
 
-async function perRequest(nodeArgs: string[]): Promise<{ total: number; gc: number }> {
-  const [small, large] = await Promise.all([count(10_000, nodeArgs), count(30_000, nodeArgs)]);
-  return { total: (large.total - small.total) / 20_000, gc: (large.gc - small.gc) / 20_000 };
+async function perCall(target: Target, nodeArgs: string[]): Promise<{ total: number; gc: number }> {
+  const { short, long } = TARGETS[target];
+  const [small, large] = await Promise.all([
+    count(target, short, nodeArgs),
+    count(target, long, nodeArgs),
+  ]);
+  const calls = long - short;
+  return { total: (large.total - small.total) / calls, gc: (large.gc - small.gc) / calls };
 }
 
 async function main(): Promise<void> {
-  if (process.argv[2] === 'load') return load(Number(process.argv[3]));
-  const plain = await perRequest([]);
-  const agent = await perRequest(['--require', join(__dirname, '../src/register.js')]);
-  const row = (mode: string, r: { total: number; gc: number }): string => {
-    const work = r.total - r.gc;
-    const added = work - (plain.total - plain.gc);
-    return `| ${mode} | ${Math.round(work)} | ${Math.round(added)} (${((100 * added) / (plain.total - plain.gc)).toFixed(1)} %) | ${Math.round(r.gc)} |`;
-  };
-  console.log('| mode | instructions per request (GC excluded) | added | GC |');
-  console.log('| --- | ---: | ---: | ---: |');
-  console.log(row('plain', plain));
-  console.log(row('agent', agent));
+  if (process.argv[2] === 'load') {
+    return TARGETS[process.argv[3] as Target].load(Number(process.argv[4]));
+  }
+  const asked = process.argv.slice(2);
+  const targets = (Object.keys(TARGETS) as Target[]).filter(
+    t => asked.length === 0 || asked.includes(t),
+  );
+  console.log('| client | mode | instructions per call (GC excluded) | added | GC |');
+  console.log('| --- | --- | ---: | ---: | ---: |');
+  for (const target of targets) {
+    const plain = await perCall(target, []);
+    const agent = await perCall(target, ['--require', join(__dirname, '../src/register.js')]);
+    const plainWork = plain.total - plain.gc;
+    const row = (mode: string, r: { total: number; gc: number }): string => {
+      const added = r.total - r.gc - plainWork;
+      return `| ${target} | ${mode} | ${Math.round(r.total - r.gc)} | ${Math.round(added)} (${((100 * added) / plainWork).toFixed(1)} %) | ${Math.round(r.gc)} |`;
+    };
+    console.log(row('plain', plain));
+    console.log(row('agent', agent));
+  }
 }
 
 main().catch((error: unknown) => {
