@@ -150,7 +150,7 @@ describe.each(['http-client.cjs', 'http-client.mjs'])('node:http agent (%s)', ap
         certificate,
       );
       client = await Client.start(app, rig);
-      // The custom agent names no protocol: the retries must still go out as https, not http.
+      // The custom agent names no protocol of its own: every attempt still reaches the TLS upstream.
       rig.upstream.enqueue({ status: 503, body: 'busy' });
       rig.upstream.enqueue({ status: 503, body: 'busy' });
       const retried = await client.call({ url: `${rig.url}/tls`, agent: 'customTls' });
